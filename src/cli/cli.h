@@ -1,0 +1,113 @@
+/*
+ * cli.h: what the subcommands of the tropescan command share.
+ *
+ * The CLI alone turns error codes into messages (naming the file, line and
+ * offset) and into exit codes. Exit codes, for every subcommand:
+ *   0  success
+ *   1  the run completed, but some input failed (a corrupt shard, unreadable file)
+ *   2  usage error (bad option or argument)
+ *   3  a fatal error before or during the run (lexicon, model, output place)
+ */
+#ifndef TS_CLI_H
+#define TS_CLI_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tropescan.h"
+#include "json.h"
+
+enum { EXIT_OK = 0, EXIT_INPUT_FAILED = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
+
+/* Subcommands: each parses its own options (getopt_long) and returns an exit code. */
+int cmd_scan(int argc, char **argv);
+int cmd_lexicon(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+
+/* "tropescan: <message>\n" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "tropescan: FILE:LINE: offset N: MESSAGE (strerror(err))" from a diag. */
+void cli_diag_error(const ts_diag *d, int err);
+
+/* Parses a number option; prints a usage error naming the option on failure. */
+int cli_parse_double(const char *opt, const char *arg, double lo, double hi, double *out);
+int cli_parse_u64(const char *opt, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* The lexicon and model options that scan, explain, eval and lexicon share:
+ * --lexicon DIR (replaces the default), --lexicon-add DIR (extends it, may be
+ * repeated), --model FILE (replaces the default), --force-model (accept a
+ * model trained with another lexicon). */
+#define CLI_MAX_LEXICON_ADD 16
+typedef struct cli_lexmodel {
+    const char *lexicon_dir;
+    const char *lexicon_add[CLI_MAX_LEXICON_ADD];
+    int nadd;
+    const char *model_path;
+    int force_model;
+} cli_lexmodel;
+
+/* Handles one of the options above; @return 1 if `opt` was one of them. The
+ * long option names are in CLI_LEXMODEL_LONGOPTS (values 1000..1003). */
+int cli_lexmodel_option(cli_lexmodel *lm, int opt, const char *arg);
+#define CLI_OPT_LEXICON 1000
+#define CLI_OPT_LEXICON_ADD 1001
+#define CLI_OPT_MODEL 1002
+#define CLI_OPT_FORCE_MODEL 1003
+#define CLI_LEXMODEL_LONGOPTS                                        \
+    {"lexicon", required_argument, 0, CLI_OPT_LEXICON},              \
+    {"lexicon-add", required_argument, 0, CLI_OPT_LEXICON_ADD},      \
+    {"model", required_argument, 0, CLI_OPT_MODEL},                  \
+    {"force-model", no_argument, 0, CLI_OPT_FORCE_MODEL}
+#define CLI_LEXMODEL_HELP                                                              \
+    "  --lexicon DIR        use the lexicon in DIR instead of the embedded default\n"  \
+    "  --lexicon-add DIR    add the categories/patterns in DIR (repeatable)\n"         \
+    "  --model FILE         use this model instead of the embedded default\n"          \
+    "  --force-model        accept a model trained with a different lexicon\n"
+
+/* Loads and compiles the lexicon the options name; prints errors.
+ * @return TS_OK or the error (already printed). */
+int cli_load_lexicon(const cli_lexmodel *lm, ts_lexicon **out);
+/* Loads the model and checks it against the lexicon; prints errors. */
+int cli_load_model(const cli_lexmodel *lm, const ts_lexicon *lex, ts_model **out);
+
+/*
+ * Reading the documents of one JSONL input (plain, zstd or gzip) one at a
+ * time, for the commands that do not need the parallel scan pipeline (train,
+ * eval, explain, lexicon stats).
+ */
+typedef struct cli_docs cli_docs;
+
+typedef struct cli_doc {
+    uint64_t line;          /* 1-based */
+    uint64_t offset;        /* byte offset of the line in the decompressed stream */
+    int status;             /* 0, or a negative json_error, or CLI_DOC_E_* */
+    const char *error;      /* a reason when status != 0 */
+    const char *text;       /* decoded text (valid until the next call) */
+    size_t len;
+    json_field field[4];    /* the extra fields asked for, raw */
+} cli_doc;
+
+#define CLI_DOC_E_NO_TEXT (-100)      /* the text field is missing */
+#define CLI_DOC_E_TEXT_TYPE (-101)    /* the text field is not a string */
+#define CLI_DOC_E_TOO_LONG (-102)     /* the line exceeds the size limit */
+#define CLI_DOC_E_EMPTY (-103)        /* an empty line */
+
+/* Opens `path` ("-" for stdin). text_field is a dotted path; extra holds up to
+ * 4 more dotted paths whose raw values are returned in cli_doc.field.
+ * @return TS_OK, or an error (already printed). */
+int cli_docs_open(const char *path, const char *text_field, const char *const *extra,
+                  size_t nextra, size_t max_doc_bytes, cli_docs **out);
+/* @return 1 with a document (check its status), 0 at the end, < 0 on a read
+ * or decompression error (already printed, naming the file and offset). */
+int cli_docs_next(cli_docs *d, cli_doc *out);
+void cli_docs_free(cli_docs *d);
+
+/* Decodes a small string field into buf (NUL-terminated, cut to cap - 1
+ * bytes); numbers are copied as written; other kinds give "".
+ * @return 0, or -1 if the field is missing or cannot be decoded. */
+int cli_field_string(const json_field *f, char *buf, size_t cap);
+
+#endif /* TS_CLI_H */
