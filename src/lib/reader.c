@@ -1,0 +1,373 @@
+/*
+ * reader.c: the decompressing front end.
+ *
+ * A reader turns one input (a file or standard input) into its decompressed
+ * bytes. The format comes from the magic bytes: zstd frames (any number,
+ * skippable frames included, as libzstd's streaming decoder handles them),
+ * gzip members (any number, decoded by ISA-L's igzip) or plain bytes.
+ *
+ * Errors never lose what came before them: bytes decoded before a fault are
+ * returned first, and the fault is reported by the next call, with the
+ * compressed offset at which it was found.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <isa-l/igzip_lib.h>
+#include <zstd.h>
+
+#include "tropescan.h"
+
+#define READ_BLOCK (256 * 1024)
+
+struct ts_reader {
+    int fd;
+    int close_fd;
+    char path[512];
+    ts_format format;
+
+    unsigned char *in;      /* compressed input buffer */
+    size_t in_pos, in_len;  /* unconsumed input is in[in_pos, in_len) */
+    int in_eof;
+
+    uint64_t bytes_in;      /* compressed bytes consumed by the decoder */
+    uint64_t bytes_out;     /* decompressed bytes returned */
+
+    ZSTD_DCtx *zstd;
+    int zstd_mid_frame;     /* the last call ended inside a frame */
+
+    struct inflate_state *gz;
+    int gz_mid_member;
+
+    int pending;            /* an error found after bytes were returned */
+    ts_diag pending_diag;
+    int done;               /* an error was reported: nothing more to read */
+};
+
+static void set_diag(ts_reader *r, ts_diag *diag, uint64_t offset, const char *fmt, const char *detail)
+{
+    if (!diag)
+        return;
+    ts_diag_clear(diag);
+    snprintf(diag->file, sizeof diag->file, "%s", r->path);
+    diag->offset = offset;
+    snprintf(diag->message, sizeof diag->message, fmt, detail);
+}
+
+/* Refills the input buffer, keeping unconsumed bytes. @return TS_OK or TS_E_IO. */
+static int refill(ts_reader *r, ts_diag *diag)
+{
+    if (r->in_eof)
+        return TS_OK;
+    if (r->in_pos > 0) {
+        memmove(r->in, r->in + r->in_pos, r->in_len - r->in_pos);
+        r->in_len -= r->in_pos;
+        r->in_pos = 0;
+    }
+    while (r->in_len < READ_BLOCK) {
+        ssize_t n = read(r->fd, r->in + r->in_len, READ_BLOCK - r->in_len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            set_diag(r, diag, r->bytes_in, "read failed: %s", strerror(errno));
+            return TS_E_IO;
+        }
+        if (n == 0) {
+            r->in_eof = 1;
+            break;
+        }
+        r->in_len += (size_t)n;
+        /* A pipe gives short reads; one read is enough to make progress. */
+        break;
+    }
+    return TS_OK;
+}
+
+int ts_reader_open(const char *path, ts_reader **out, ts_diag *diag)
+{
+    *out = NULL;
+    ts_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return TS_E_NOMEM;
+    snprintf(r->path, sizeof r->path, "%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
+    r->in = malloc(READ_BLOCK);
+    if (!r->in) {
+        free(r);
+        return TS_E_NOMEM;
+    }
+    if (strcmp(path, "-") == 0) {
+        r->fd = STDIN_FILENO;
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0) {
+            set_diag(r, diag, UINT64_MAX, "cannot open: %s", strerror(errno));
+            ts_reader_free(r);
+            return TS_E_IO;
+        }
+        r->close_fd = 1;
+#ifdef POSIX_FADV_SEQUENTIAL
+        posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    }
+
+    /* Read until we have 4 bytes of magic or the input ends. */
+    while (r->in_len < 4 && !r->in_eof) {
+        int err = refill(r, diag);
+        if (err) {
+            ts_reader_free(r);
+            return err;
+        }
+    }
+    static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    if (r->in_len >= 4 && memcmp(r->in, zstd_magic, 4) == 0) {
+        r->format = TS_FORMAT_ZSTD;
+    } else if (r->in_len >= 4 && (r->in[0] & 0xf0) == 0x50 && r->in[1] == 0x2a && r->in[2] == 0x4d &&
+               r->in[3] == 0x18) {
+        r->format = TS_FORMAT_ZSTD; /* starts with a skippable frame */
+    } else if (r->in_len >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
+        r->format = TS_FORMAT_GZIP;
+    } else {
+        r->format = TS_FORMAT_PLAIN;
+    }
+
+    if (r->format == TS_FORMAT_ZSTD) {
+        r->zstd = ZSTD_createDCtx();
+        if (!r->zstd) {
+            ts_reader_free(r);
+            return TS_E_NOMEM;
+        }
+        /* Bound the window a frame may ask for (a decompression bomb cannot
+         * make us allocate more than this): 128 MiB covers zstd --long=27. */
+        ZSTD_DCtx_setParameter(r->zstd, ZSTD_d_windowLogMax, 27);
+    } else if (r->format == TS_FORMAT_GZIP) {
+        r->gz = malloc(sizeof *r->gz);
+        if (!r->gz) {
+            ts_reader_free(r);
+            return TS_E_NOMEM;
+        }
+        isal_inflate_init(r->gz);
+        r->gz->crc_flag = ISAL_GZIP;
+    }
+    *out = r;
+    return TS_OK;
+}
+
+static int read_plain(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, ts_diag *diag)
+{
+    size_t n = 0;
+    while (n < cap) {
+        if (r->in_pos < r->in_len) {
+            size_t take = r->in_len - r->in_pos;
+            if (take > cap - n)
+                take = cap - n;
+            memcpy(buf + n, r->in + r->in_pos, take);
+            r->in_pos += take;
+            r->bytes_in += take;
+            n += take;
+            continue;
+        }
+        if (r->in_eof)
+            break;
+        /* Large reads go straight into the caller's buffer. */
+        if (cap - n >= READ_BLOCK) {
+            ssize_t k = read(r->fd, buf + n, cap - n);
+            if (k < 0) {
+                if (errno == EINTR)
+                    continue;
+                *got = n;
+                set_diag(r, diag, r->bytes_in, "read failed: %s", strerror(errno));
+                return TS_E_IO;
+            }
+            if (k == 0) {
+                r->in_eof = 1;
+                break;
+            }
+            n += (size_t)k;
+            r->bytes_in += (uint64_t)k;
+            continue;
+        }
+        r->in_pos = r->in_len = 0;
+        int err = refill(r, diag);
+        if (err) {
+            *got = n;
+            return err;
+        }
+    }
+    *got = n;
+    return TS_OK;
+}
+
+static int read_zstd(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, ts_diag *diag)
+{
+    ZSTD_outBuffer out = {buf, cap, 0};
+    while (out.pos < out.size) {
+        if (r->in_pos == r->in_len && !r->in_eof) {
+            int err = refill(r, diag);
+            if (err) {
+                *got = out.pos;
+                return err;
+            }
+        }
+        /* With empty input the call still flushes what the decoder holds. */
+        ZSTD_inBuffer in = {r->in + r->in_pos, r->in_len - r->in_pos, 0};
+        size_t before = out.pos;
+        size_t ret = ZSTD_decompressStream(r->zstd, &out, &in);
+        r->in_pos += in.pos;
+        r->bytes_in += in.pos;
+        if (ZSTD_isError(ret)) {
+            *got = out.pos;
+            set_diag(r, diag, r->bytes_in, "corrupt zstd data: %s", ZSTD_getErrorName(ret));
+            return TS_E_DECOMPRESS;
+        }
+        if (in.pos == 0 && out.pos == before) {
+            if (r->in_pos == r->in_len && r->in_eof)
+                break; /* the input is over and the decoder has nothing left */
+            continue;
+        }
+        /* 0 means a frame just ended; anything else, that one is under way. */
+        r->zstd_mid_frame = ret != 0;
+    }
+    *got = out.pos;
+    if (out.pos < out.size && r->zstd_mid_frame) {
+        set_diag(r, diag, r->bytes_in, "%s", "truncated zstd stream: the input ends inside a frame");
+        return TS_E_TRUNCATED;
+    }
+    return TS_OK;
+}
+
+static const char *isal_error_text(int ret)
+{
+    switch (ret) {
+    case ISAL_INVALID_BLOCK: return "invalid deflate block";
+    case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
+    case ISAL_INVALID_LOOKBACK: return "invalid lookback distance";
+    case ISAL_INVALID_WRAPPER: return "invalid gzip header or trailer";
+    case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method";
+    case ISAL_INCORRECT_CHECKSUM: return "CRC mismatch";
+    case ISAL_NEED_DICT: return "needs a preset dictionary";
+    default: return "unknown igzip error";
+    }
+}
+
+static int read_gzip(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, ts_diag *diag)
+{
+    struct inflate_state *st = r->gz;
+    size_t n = 0;
+    while (n < cap) {
+        if (r->in_pos == r->in_len) {
+            if (r->in_eof)
+                break;
+            int err = refill(r, diag);
+            if (err) {
+                *got = n;
+                return err;
+            }
+            continue;
+        }
+        if (!r->gz_mid_member) {
+            /* A new member must start with the gzip magic. */
+            if (r->in_len - r->in_pos < 2 && !r->in_eof) {
+                int err = refill(r, diag);
+                if (err) {
+                    *got = n;
+                    return err;
+                }
+                continue;
+            }
+            if (r->in_len - r->in_pos < 2 || r->in[r->in_pos] != 0x1f || r->in[r->in_pos + 1] != 0x8b) {
+                *got = n;
+                set_diag(r, diag, r->bytes_in, "%s", "trailing data after the last gzip member");
+                return TS_E_DECOMPRESS;
+            }
+            isal_inflate_reset(st);
+            st->crc_flag = ISAL_GZIP;
+            r->gz_mid_member = 1;
+        }
+        size_t avail = r->in_len - r->in_pos;
+        size_t room = cap - n;
+        if (room > UINT32_MAX)
+            room = UINT32_MAX;
+        st->next_in = r->in + r->in_pos;
+        st->avail_in = (uint32_t)avail;
+        st->next_out = buf + n;
+        st->avail_out = (uint32_t)room;
+        int ret = isal_inflate(st);
+        size_t used = avail - st->avail_in;
+        size_t made = room - st->avail_out;
+        r->in_pos += used;
+        r->bytes_in += used;
+        n += made;
+        if (ret < 0) {
+            *got = n;
+            set_diag(r, diag, r->bytes_in, "corrupt gzip data: %s", isal_error_text(ret));
+            return TS_E_DECOMPRESS;
+        }
+        if (st->block_state == ISAL_BLOCK_FINISH) {
+            r->gz_mid_member = 0;
+            continue;
+        }
+        if (used == 0 && made == 0 && r->in_eof && r->in_pos == r->in_len)
+            break;
+    }
+    *got = n;
+    if (n < cap && r->gz_mid_member && r->in_eof && r->in_pos == r->in_len) {
+        set_diag(r, diag, r->bytes_in, "%s", "truncated gzip stream: the input ends inside a member");
+        return TS_E_TRUNCATED;
+    }
+    return TS_OK;
+}
+
+int ts_reader_read(ts_reader *r, void *buf, size_t cap, size_t *got, ts_diag *diag)
+{
+    *got = 0;
+    if (r->pending) {
+        int err = r->pending;
+        r->pending = 0;
+        r->done = 1;
+        if (diag)
+            *diag = r->pending_diag;
+        return err;
+    }
+    if (r->done || cap == 0)
+        return TS_OK;
+    ts_diag local;
+    int err;
+    switch (r->format) {
+    case TS_FORMAT_ZSTD: err = read_zstd(r, buf, cap, got, &local); break;
+    case TS_FORMAT_GZIP: err = read_gzip(r, buf, cap, got, &local); break;
+    default: err = read_plain(r, buf, cap, got, &local); break;
+    }
+    r->bytes_out += *got;
+    if (err) {
+        if (*got > 0) {
+            /* Hand out what came before the fault; report it next time. */
+            r->pending = err;
+            r->pending_diag = local;
+            return TS_OK;
+        }
+        r->done = 1;
+        if (diag)
+            *diag = local;
+    }
+    return err;
+}
+
+ts_format ts_reader_format(const ts_reader *r) { return r->format; }
+uint64_t ts_reader_bytes_in(const ts_reader *r) { return r->bytes_in; }
+uint64_t ts_reader_bytes_out(const ts_reader *r) { return r->bytes_out; }
+
+void ts_reader_free(ts_reader *r)
+{
+    if (!r)
+        return;
+    if (r->close_fd)
+        close(r->fd);
+    ZSTD_freeDCtx(r->zstd);
+    free(r->gz);
+    free(r->in);
+    free(r);
+}
