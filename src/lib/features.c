@@ -1,0 +1,241 @@
+/* features.c: lexicon features and hashed word n-grams (the layout is in model.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "model.h"
+
+static void diag_msg(ts_diag *diag, const char *msg)
+{
+    if (diag) {
+        strncpy(diag->message, msg, sizeof diag->message - 1);
+        diag->message[sizeof diag->message - 1] = '\0';
+    }
+}
+
+int ts_feat_config_check(const ts_feat_config *cfg, ts_diag *diag)
+{
+    if (cfg->nbuckets < 2 || cfg->nbuckets > TS_MAX_BUCKETS || (cfg->nbuckets & (cfg->nbuckets - 1))) {
+        diag_msg(diag, "number of hash buckets is not a power of two in 2..2^24");
+        return TS_E_MODEL;
+    }
+    if (cfg->ngram != 1 && cfg->ngram != 2) {
+        diag_msg(diag, "n-gram order must be 1 or 2");
+        return TS_E_MODEL;
+    }
+    if (cfg->ncat > TS_MAX_CATEGORIES) {
+        diag_msg(diag, "too many lexicon categories");
+        return TS_E_MODEL;
+    }
+    for (uint32_t i = 0; i < cfg->ncat; i++)
+        if (!memchr(cfg->cat[i], '\0', TS_CAT_NAME_MAX) || !cfg->cat[i][0]) {
+            diag_msg(diag, "bad category name");
+            return TS_E_MODEL;
+        }
+    return TS_OK;
+}
+
+int ts_features_lexicon(const ts_feat_config *cfg, const int32_t *catmap,
+                        const ts_matches *m, uint32_t words, float *x)
+{
+    int any = 0;
+    double per = 1000.0 / (words ? words : 1);
+    for (uint32_t c = 0; c < cfg->ncat; c++) {
+        float *f = x + TS_LEX_PER_CAT * c;
+        int32_t k = catmap[c];
+        uint32_t raw = 0, anch = 0;
+        if (k >= 0 && m && (uint32_t)k < m->ncategories) {
+            raw = m->raw[k];
+            anch = m->anchored ? m->anchored[k] : 0;
+        }
+        any |= raw != 0;
+        f[0] = (float)log1p((double)raw);
+        f[1] = (float)log1p((double)anch);
+        f[2] = (float)log1p(raw * per);
+    }
+    x[TS_LEX_PER_CAT * cfg->ncat] = (float)(log1p((double)words) / 8.0);
+    /* Hits of a category the model does not know still count as hits for the
+     * cascade: the fast path must only see documents with nothing at all. */
+    if (m)
+        for (uint32_t k = 0; k < m->ncategories && !any; k++)
+            any = m->raw[k] != 0;
+    return any;
+}
+
+/* A token byte: ASCII letter or digit, apostrophe, or any byte >= 0x80. The
+ * table is over the lowercased text, but upper case is included anyway. */
+static const unsigned char tok_class[256] = {
+    ['\''] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+#define R16(b) [b] = 1, [b + 1] = 1, [b + 2] = 1, [b + 3] = 1, [b + 4] = 1, [b + 5] = 1, \
+    [b + 6] = 1, [b + 7] = 1, [b + 8] = 1, [b + 9] = 1, [b + 10] = 1, [b + 11] = 1,        \
+    [b + 12] = 1, [b + 13] = 1, [b + 14] = 1, [b + 15] = 1
+    R16(0x80), R16(0x90), R16(0xa0), R16(0xb0), R16(0xc0), R16(0xd0), R16(0xe0), R16(0xf0),
+#undef R16
+};
+
+static void lowercase(const char *src, size_t len, char *dst)
+{
+    /* Branch-free so the compiler vectorises it. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (char)(c + (((unsigned char)(c - 'A') < 26) << 5));
+    }
+}
+
+static inline uint64_t bigram_hash(uint64_t prev, uint64_t cur, uint64_t seed)
+{
+    unsigned char pair[16];
+    XXH_writeLE64(pair, prev);
+    XXH_writeLE64(pair + 8, cur);
+    return XXH3_64bits_withSeed(pair, 16, seed ^ TS_BIGRAM_SALT);
+}
+
+/*
+ * The tokeniser, shared by the two entry points below through an inline
+ * body: EMIT(bucket, start, end) is called for each n-gram in text order.
+ */
+#define TS_TOKENISE(cfg, lower, len, EMIT)                                          \
+    do {                                                                            \
+        const unsigned char *p_ = (const unsigned char *)(lower);                   \
+        const uint32_t mask_ = (cfg)->nbuckets - 1;                                 \
+        const uint64_t seed_ = (cfg)->seed;                                         \
+        const int bi_ = (cfg)->ngram >= 2;                                          \
+        uint64_t prev_ = 0;                                                         \
+        size_t prev_start_ = 0;                                                     \
+        (void)prev_start_;                                                          \
+        int have_prev_ = 0;                                                         \
+        size_t i_ = 0;                                                              \
+        while (i_ < (len)) {                                                        \
+            while (i_ < (len) && !tok_class[p_[i_]])                                \
+                i_++;                                                               \
+            size_t s_ = i_;                                                         \
+            while (i_ < (len) && tok_class[p_[i_]])                                 \
+                i_++;                                                               \
+            size_t e_ = i_;                                                         \
+            while (s_ < e_ && p_[s_] == '\'')                                       \
+                s_++;                                                               \
+            while (e_ > s_ && p_[e_ - 1] == '\'')                                   \
+                e_--;                                                               \
+            if (s_ == e_)                                                           \
+                continue;                                                           \
+            size_t hl_ = e_ - s_ > TS_MAX_TOKEN ? TS_MAX_TOKEN : e_ - s_;           \
+            uint64_t u_ = XXH3_64bits_withSeed(p_ + s_, hl_, seed_);                \
+            EMIT((uint32_t)(u_ & mask_), s_, e_);                                   \
+            if (bi_ && have_prev_)                                                  \
+                EMIT((uint32_t)(bigram_hash(prev_, u_, seed_) & mask_), prev_start_, e_); \
+            prev_ = u_;                                                             \
+            prev_start_ = s_;                                                       \
+            have_prev_ = 1;                                                         \
+        }                                                                           \
+    } while (0)
+
+size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+                          uint32_t *buckets, ts_ngram *spans)
+{
+    size_t n = 0;
+    lowercase(text, len, lower);
+#define EMIT_LIST(b, s, e)                                                          \
+    do {                                                                            \
+        buckets[n] = (b);                                                           \
+        if (spans) {                                                                \
+            spans[n].bucket = (b);                                                  \
+            spans[n].start = (uint32_t)(s);                                         \
+            spans[n].end = (uint32_t)(e);                                           \
+        }                                                                           \
+        n++;                                                                        \
+    } while (0)
+    TS_TOKENISE(cfg, lower, len, EMIT_LIST);
+#undef EMIT_LIST
+    return n;
+}
+
+size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+                             const float *w, double z[TS_NHEADS])
+{
+    size_t n = 0;
+    /* Two float sums: with N up to a few million, float would drift; double
+     * keeps the result equal (to rounding) to the sparse path of training. */
+    double s0 = 0, s1 = 0;
+    const float *wb = w + (size_t)TS_NHEADS * ts_feat_nlex(cfg);
+    lowercase(text, len, lower);
+#define EMIT_DOT(b, s, e)                                                           \
+    do {                                                                            \
+        const float *w_ = wb + (size_t)TS_NHEADS * (b);                             \
+        s0 += w_[0];                                                                \
+        s1 += w_[1];                                                                \
+        n++;                                                                        \
+        (void)(s);                                                                  \
+        (void)(e);                                                                  \
+    } while (0)
+    TS_TOKENISE(cfg, lower, len, EMIT_DOT);
+#undef EMIT_DOT
+    if (n) {
+        double k = 1.0 / sqrt((double)n);
+        z[0] += s0 * k;
+        z[1] += s1 * k;
+    }
+    return n;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int ts_sparse_from_buckets(ts_sparse *v, uint32_t *buckets, size_t n)
+{
+    v->n = 0;
+    if (!n)
+        return TS_OK;
+    qsort(buckets, n, sizeof *buckets, cmp_u32);
+    size_t distinct = 1;
+    for (size_t i = 1; i < n; i++)
+        distinct += buckets[i] != buckets[i - 1];
+    if (distinct > v->cap) {
+        uint32_t *idx = realloc(v->idx, distinct * sizeof *idx);
+        if (!idx)
+            return TS_E_NOMEM;
+        v->idx = idx;
+        float *val = realloc(v->val, distinct * sizeof *val);
+        if (!val)
+            return TS_E_NOMEM;
+        v->val = val;
+        v->cap = (uint32_t)distinct;
+    }
+    double k = 1.0 / sqrt((double)n);
+    size_t j = 0;
+    for (size_t i = 0; i < n;) {
+        size_t r = i + 1;
+        while (r < n && buckets[r] == buckets[i])
+            r++;
+        v->idx[j] = buckets[i];
+        v->val[j] = (float)((double)(r - i) * k);
+        j++;
+        i = r;
+    }
+    v->n = (uint32_t)j;
+    return TS_OK;
+}
+
+void ts_sparse_release(ts_sparse *v)
+{
+    free(v->idx);
+    free(v->val);
+    v->idx = NULL;
+    v->val = NULL;
+    v->n = v->cap = 0;
+}

@@ -1,0 +1,456 @@
+/*
+ * model.c: the model file, loading, saving and prediction.
+ *
+ * File format, version 1. All integers little-endian, floats IEEE-754
+ * binary32 little-endian:
+ *
+ *   offset  size  field
+ *   0       8     magic "TSMODEL\x1a"
+ *   8       4     u32 version (1)
+ *   12      4     u32 flags: 1 = the aligned head was trained, 2 = cascade
+ *   16      4     u32 nbuckets (a power of two, 2 .. 2^24)
+ *   20      4     u32 ngram order (1 or 2)
+ *   24      8     u64 hash seed
+ *   32      4     u32 lexicon feature layout (1, see model.h)
+ *   36      4     u32 lexicon features per category (3)
+ *   40      4     u32 ncat, number of categories (<= 32)
+ *   44      ...   ncat times: u8 name length (1..63), the name's bytes
+ *           8     u64 lexicon id (ts_lexicon_id of the training lexicon)
+ *           4     u32 nheads (2: score, aligned)
+ *           4     u32 weight type (0 = float32)
+ *           12*2  per head: f32 bias, f32 Platt a, f32 Platt b
+ *           4     u32 nfeat = 3 * ncat + 1 + nbuckets
+ *           8*nfeat  f32 weights, interleaved: w[2 * feature + head]
+ *           8     u64 XXH64 (seed 0) of every byte before it
+ *
+ * The model's id is the XXH64 of the whole file. Readers reject another
+ * magic, another version, a checksum mismatch, a size that disagrees with
+ * the header, and non-finite numbers.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "embedded.h"
+#include "model.h"
+
+#define MODEL_MAGIC "TSMODEL\x1a"
+#define MODEL_VERSION 1u
+#define MODEL_MAX_FILE ((size_t)1 << 30)
+
+static void diag_set(ts_diag *diag, uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#include <stdarg.h>
+static void diag_set(ts_diag *diag, uint64_t offset, const char *fmt, ...)
+{
+    if (!diag)
+        return;
+    diag->offset = offset;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(diag->message, sizeof diag->message, fmt, ap);
+    va_end(ap);
+}
+
+int ts_model_new(const ts_feat_config *cfg, ts_model **out)
+{
+    *out = NULL;
+    if (ts_feat_config_check(cfg, NULL))
+        return TS_E_INVALID;
+    ts_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return TS_E_NOMEM;
+    m->cfg = *cfg;
+    m->w = calloc((size_t)TS_NHEADS * ts_feat_nfeat(cfg), sizeof *m->w);
+    if (!m->w) {
+        free(m);
+        return TS_E_NOMEM;
+    }
+    for (int h = 0; h < TS_NHEADS; h++)
+        m->platt_a[h] = 1.0f;
+    *out = m;
+    return TS_OK;
+}
+
+void ts_model_free(ts_model *m)
+{
+    if (!m)
+        return;
+    free(m->w);
+    free(m);
+}
+
+uint64_t ts_model_id(const ts_model *m) { return m->id; }
+uint64_t ts_model_lexicon_id(const ts_model *m) { return m->lexicon_id; }
+int ts_model_has_aligned(const ts_model *m) { return (m->flags & TS_MODEL_ALIGNED) != 0; }
+
+/* ------------------------------------------------------------ writing */
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t n;
+} wbuf;
+
+static void put32(wbuf *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        b->p[b->n++] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(wbuf *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b->p[b->n++] = (unsigned char)(v >> (8 * i));
+}
+
+static void putf(wbuf *b, float f)
+{
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    put32(b, v);
+}
+
+int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (ts_feat_config_check(&m->cfg, NULL))
+        return TS_E_INVALID;
+    uint32_t nfeat = ts_feat_nfeat(&m->cfg);
+    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + 8;
+    for (uint32_t c = 0; c < m->cfg.ncat; c++)
+        size += 1 + strlen(m->cfg.cat[c]);
+    wbuf b = {malloc(size), 0};
+    if (!b.p)
+        return TS_E_NOMEM;
+    memcpy(b.p, MODEL_MAGIC, 8);
+    b.n = 8;
+    put32(&b, MODEL_VERSION);
+    put32(&b, m->flags);
+    put32(&b, m->cfg.nbuckets);
+    put32(&b, m->cfg.ngram);
+    put64(&b, m->cfg.seed);
+    put32(&b, TS_LEX_LAYOUT);
+    put32(&b, TS_LEX_PER_CAT);
+    put32(&b, m->cfg.ncat);
+    for (uint32_t c = 0; c < m->cfg.ncat; c++) {
+        size_t l = strlen(m->cfg.cat[c]);
+        b.p[b.n++] = (unsigned char)l;
+        memcpy(b.p + b.n, m->cfg.cat[c], l);
+        b.n += l;
+    }
+    put64(&b, m->lexicon_id);
+    put32(&b, TS_NHEADS);
+    put32(&b, 0);
+    for (int h = 0; h < TS_NHEADS; h++) {
+        putf(&b, m->bias[h]);
+        putf(&b, m->platt_a[h]);
+        putf(&b, m->platt_b[h]);
+    }
+    put32(&b, nfeat);
+    for (size_t i = 0; i < (size_t)TS_NHEADS * nfeat; i++)
+        putf(&b, m->w[i]);
+    put64(&b, XXH64(b.p, b.n, 0));
+    m->id = XXH64(b.p, b.n, 0);
+    *out = b.p;
+    *len = b.n;
+    return TS_OK;
+}
+
+int ts_model_save(ts_model *m, const char *path, ts_diag *diag)
+{
+    ts_diag_clear(diag);
+    if (diag)
+        snprintf(diag->file, sizeof diag->file, "%s", path);
+    unsigned char *data;
+    size_t len;
+    int err = ts_model_serialize(m, &data, &len);
+    if (err)
+        return err;
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
+        free(data);
+        diag_set(diag, UINT64_MAX, "path too long");
+        return TS_E_INVALID;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        diag_set(diag, UINT64_MAX, "cannot create %s: %s", tmp, strerror(errno));
+        free(data);
+        return TS_E_IO;
+    }
+    int ok = fwrite(data, 1, len, f) == len;
+    ok &= fflush(f) == 0;
+    ok &= fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    free(data);
+    if (!ok || rename(tmp, path) != 0) {
+        diag_set(diag, UINT64_MAX, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return TS_E_IO;
+    }
+    return TS_OK;
+}
+
+/* ------------------------------------------------------------ reading */
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t n, pos;
+    int short_read;
+} rbuf;
+
+static uint32_t get32(rbuf *b)
+{
+    if (b->n - b->pos < 4) {
+        b->short_read = 1;
+        b->pos = b->n;
+        return 0;
+    }
+    const unsigned char *q = b->p + b->pos;
+    b->pos += 4;
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+
+static uint64_t get64(rbuf *b)
+{
+    uint64_t lo = get32(b);
+    return lo | (uint64_t)get32(b) << 32;
+}
+
+static float getf(rbuf *b)
+{
+    uint32_t v = get32(b);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *diag)
+{
+    *out = NULL;
+    rbuf b = {data, len, 0, 0};
+    if (!data && len)
+        return TS_E_INVALID;
+    if (len < 8 ? memcmp(data, MODEL_MAGIC, len) != 0 : memcmp(data, MODEL_MAGIC, 8) != 0) {
+        diag_set(diag, 0, "not a tropescan model (bad magic)");
+        return TS_E_MODEL;
+    }
+    if (len < 12) {
+        diag_set(diag, len, "model file ends in its header (%zu bytes)", len);
+        return TS_E_TRUNCATED;
+    }
+    b.pos = 8;
+    uint32_t version = get32(&b);
+    if (version != MODEL_VERSION) {
+        diag_set(diag, 8, "model format version %u is not supported (this build reads version %u)",
+                 version, MODEL_VERSION);
+        return TS_E_MODEL;
+    }
+    ts_feat_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    uint32_t flags = get32(&b);
+    cfg.nbuckets = get32(&b);
+    cfg.ngram = get32(&b);
+    cfg.seed = get64(&b);
+    uint32_t layout = get32(&b);
+    uint32_t per_cat = get32(&b);
+    cfg.ncat = get32(&b);
+    int names_ok = cfg.ncat <= TS_MAX_CATEGORIES;
+    for (uint32_t c = 0; names_ok && c < cfg.ncat && !b.short_read; c++) {
+        if (b.pos >= len) {
+            b.short_read = 1;
+            break;
+        }
+        size_t l = b.p[b.pos++];
+        if (l == 0 || l >= TS_CAT_NAME_MAX) {
+            names_ok = 0;
+            break;
+        }
+        if (len - b.pos < l) {
+            b.short_read = 1;
+            break;
+        }
+        memcpy(cfg.cat[c], b.p + b.pos, l);
+        b.pos += l;
+    }
+    uint64_t lexicon_id = get64(&b);
+    uint32_t nheads = get32(&b);
+    uint32_t wtype = get32(&b);
+    float hp[TS_NHEADS][3];
+    for (int h = 0; h < TS_NHEADS; h++)
+        for (int k = 0; k < 3; k++)
+            hp[h][k] = getf(&b);
+    uint32_t nfeat = get32(&b);
+    size_t header_end = b.pos;
+    int header_ok = names_ok && !b.short_read;
+
+    /* The size the header promises, if the header can be believed. */
+    int size_known = header_ok && !ts_feat_config_check(&cfg, NULL) && nheads == TS_NHEADS &&
+                     nfeat == ts_feat_nfeat(&cfg);
+    size_t expected = size_known ? header_end + (size_t)4 * nheads * nfeat + 8 : 0;
+    int sum_ok = 0;
+    if (len >= 20) {
+        uint64_t stored = 0;
+        for (int i = 0; i < 8; i++)
+            stored |= (uint64_t)((const unsigned char *)data)[len - 8 + i] << (8 * i);
+        sum_ok = XXH64(data, len - 8, 0) == stored;
+    }
+    if (!sum_ok) {
+        if (b.short_read || (size_known && len < expected)) {
+            diag_set(diag, len, "model file is truncated: %zu bytes, the header needs %zu", len,
+                     size_known ? expected : header_end);
+            return TS_E_TRUNCATED;
+        }
+        diag_set(diag, len >= 8 ? len - 8 : 0, "model checksum mismatch: the file is corrupt");
+        return TS_E_CHECKSUM;
+    }
+    /* Intact bytes, but are they a model this build understands? */
+    ts_diag tmp;
+    if (!header_ok || !names_ok) {
+        diag_set(diag, 40, "bad category table in model header");
+        return TS_E_MODEL;
+    }
+    if (ts_feat_config_check(&cfg, &tmp)) {
+        diag_set(diag, 16, "%s", tmp.message);
+        return TS_E_MODEL;
+    }
+    if (layout != TS_LEX_LAYOUT || per_cat != TS_LEX_PER_CAT) {
+        diag_set(diag, 32, "lexicon feature layout %u/%u is not supported", layout, per_cat);
+        return TS_E_MODEL;
+    }
+    if (nheads != TS_NHEADS || wtype != 0) {
+        diag_set(diag, header_end, "unsupported heads (%u) or weight type (%u)", nheads, wtype);
+        return TS_E_MODEL;
+    }
+    if (flags & ~(TS_MODEL_ALIGNED | TS_MODEL_CASCADE)) {
+        diag_set(diag, 12, "unknown model flags 0x%x", flags);
+        return TS_E_MODEL;
+    }
+    if (!size_known || len != expected) {
+        diag_set(diag, header_end, "model size %zu does not match its header (%zu)", len, expected);
+        return TS_E_MODEL;
+    }
+    ts_model *m;
+    int err = ts_model_new(&cfg, &m);
+    if (err)
+        return err;
+    m->flags = flags;
+    m->lexicon_id = lexicon_id;
+    for (int h = 0; h < TS_NHEADS; h++) {
+        m->bias[h] = hp[h][0];
+        m->platt_a[h] = hp[h][1];
+        m->platt_b[h] = hp[h][2];
+        if (!isfinite(hp[h][0]) || !isfinite(hp[h][1]) || !isfinite(hp[h][2])) {
+            diag_set(diag, header_end - 4, "non-finite bias or calibration");
+            ts_model_free(m);
+            return TS_E_MODEL;
+        }
+    }
+    for (size_t i = 0; i < (size_t)TS_NHEADS * nfeat; i++) {
+        m->w[i] = getf(&b);
+        if (!isfinite(m->w[i])) {
+            diag_set(diag, b.pos - 4, "non-finite weight");
+            ts_model_free(m);
+            return TS_E_MODEL;
+        }
+    }
+    m->id = XXH64(data, len, 0);
+    *out = m;
+    return TS_OK;
+}
+
+int ts_model_load_file(const char *path, ts_model **out, ts_diag *diag)
+{
+    *out = NULL;
+    ts_diag_clear(diag);
+    if (diag)
+        snprintf(diag->file, sizeof diag->file, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag_set(diag, UINT64_MAX, "cannot open: %s", strerror(errno));
+        return TS_E_IO;
+    }
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    int err = buf ? TS_OK : TS_E_NOMEM;
+    while (!err) {
+        if (n == cap) {
+            if (cap >= MODEL_MAX_FILE) {
+                diag_set(diag, n, "model file larger than %zu bytes", MODEL_MAX_FILE);
+                err = TS_E_LIMIT;
+                break;
+            }
+            unsigned char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                err = TS_E_NOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                diag_set(diag, n, "read error: %s", strerror(errno));
+                err = TS_E_IO;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (!err)
+        err = ts_model_load_memory(buf, n, out, diag);
+    free(buf);
+    return err;
+}
+
+int ts_model_load_default(ts_model **out, ts_diag *diag)
+{
+    ts_diag_clear(diag);
+    if (diag)
+        snprintf(diag->file, sizeof diag->file, "%s", "<embedded default model>");
+    if (ts_default_model_size == 0) {
+        *out = NULL;
+        diag_set(diag, 0, "no default model was embedded at build time (data/model/default.tsmodel is empty)");
+        return TS_E_MODEL;
+    }
+    return ts_model_load_memory(ts_default_model, ts_default_model_size, out, diag);
+}
+
+double ts_model_prob(const ts_model *m, int head, double z)
+{
+    double t = (double)m->platt_a[head] * z + (double)m->platt_b[head];
+    return 1.0 / (1.0 + exp(-t));
+}
+
+void ts_model_margin(const ts_model *m, const float *xlex, const ts_sparse *v, double z[TS_NHEADS])
+{
+    uint32_t nlex = ts_feat_nlex(&m->cfg);
+    double z0 = m->bias[0], z1 = m->bias[1];
+    for (uint32_t i = 0; i < nlex; i++) {
+        z0 += (double)m->w[2 * i] * xlex[i];
+        z1 += (double)m->w[2 * i + 1] * xlex[i];
+    }
+    if (v) {
+        const float *wb = m->w + (size_t)TS_NHEADS * nlex;
+        double s0 = 0, s1 = 0;
+        for (uint32_t j = 0; j < v->n; j++) {
+            const float *w = wb + (size_t)TS_NHEADS * v->idx[j];
+            s0 += (double)w[0] * v->val[j];
+            s1 += (double)w[1] * v->val[j];
+        }
+        z0 += s0;
+        z1 += s1;
+    }
+    z[0] = z0;
+    z[1] = z1;
+}

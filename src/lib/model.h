@@ -1,0 +1,208 @@
+/*
+ * model.h: features, the linear model and training (internal to tropescan).
+ *
+ * ---------------------------------------------------------------- features
+ * A document is featurised from its normalised text (ts_normalise output) and
+ * the lexicon matches of that text. The feature vector has nfeat = nlex +
+ * nbuckets entries:
+ *
+ *   Lexicon features, dense, TS_LEX_PER_CAT per model category c, at
+ *   TS_LEX_PER_CAT * c + k, then one global feature:
+ *     k = 0  log1p(raw[c])                       (hits of category c)
+ *     k = 1  log1p(anchored[c])                  (hits near an ai_entity hit)
+ *     k = 2  log1p(1000 * raw[c] / max(words,1)) (density: hits per 1000 words)
+ *     last   log1p(words) / 8                    (document length)
+ *   The model's categories are matched to the lexicon's by name (a category
+ *   the lexicon lacks contributes zeros), so a forced model/lexicon mismatch
+ *   degrades instead of misreading.
+ *
+ *   Hashed n-grams, sparse, at nlex + bucket:
+ *     Tokens: the text is ASCII-lowercased (A-Z only; other bytes unchanged);
+ *     a token is a maximal run of bytes that are ASCII letters, ASCII digits,
+ *     the apostrophe ' or any byte >= 0x80 (so UTF-8 letters stay inside
+ *     words); then apostrophes are trimmed from both ends of the run, and a
+ *     run that is only apostrophes is no token. Tokens longer than
+ *     TS_MAX_TOKEN bytes are hashed over their first TS_MAX_TOKEN bytes.
+ *     Unigram hash: u = XXH3_64bits_withSeed(token, len, seed).
+ *     Bigram hash (ngram order 2): XXH3_64bits_withSeed(pair, 16, seed ^
+ *     TS_BIGRAM_SALT) where pair is u(previous token), u(token) as two
+ *     little-endian uint64 (bigrams cross sentence punctuation: only the
+ *     token sequence counts).
+ *     bucket = hash & (nbuckets - 1); nbuckets is a power of two.
+ *     Value of a bucket: (occurrences of n-grams hashed to it) / sqrt(N),
+ *     N = number of unigrams + bigrams in the document (0 if N = 0), so the
+ *     hashed part of the score does not grow with document length.
+ *
+ * Cascade (model flag TS_MODEL_CASCADE): a document with no lexicon hit in
+ * any category gets no n-gram features at all (N treated as 0), in training
+ * as in scoring, so the fast path is exact by construction: the scanner then
+ * skips tokenising and hashing. Its cost is in what the model can learn: a
+ * document without any lexicon hit always gets the same score for its length.
+ *
+ * ---------------------------------------------------------------- model
+ * Two logistic-regression heads over the same features, head 0 `score`
+ * (evil-AI narrative), head 1 `aligned`; weights are interleaved per feature
+ * (w[2 * f + head]) so one cache line serves both heads. For a head h:
+ *   z = bias[h] + sum_f w[2f+h] * x[f];  p = 1 / (1 + exp(-(platt_a[h] * z + platt_b[h])))
+ * The file format is documented in model.c.
+ */
+#ifndef TS_MODEL_H
+#define TS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tropescan.h"
+
+#define TS_LEX_PER_CAT 3
+#define TS_LEX_LAYOUT 1            /* the lexicon feature layout above */
+#define TS_MAX_TOKEN 256
+#define TS_BIGRAM_SALT 0x9e3779b97f4a7c15ULL
+#define TS_CAT_NAME_MAX 64
+#define TS_MAX_BUCKETS (1u << 24)
+
+#define TS_HEAD_SCORE 0
+#define TS_HEAD_ALIGNED 1
+#define TS_NHEADS 2
+
+/* Model flags (stored in the file). */
+#define TS_MODEL_ALIGNED 1u        /* head 1 was trained */
+#define TS_MODEL_CASCADE 2u        /* no lexicon hit: no n-gram features */
+
+typedef struct ts_feat_config {
+    uint32_t nbuckets;             /* power of two, 2 .. TS_MAX_BUCKETS */
+    uint32_t ngram;                /* 1 (unigrams) or 2 (unigrams + bigrams) */
+    uint64_t seed;                 /* hash seed */
+    uint32_t ncat;                 /* model categories, <= TS_MAX_CATEGORIES */
+    char cat[TS_MAX_CATEGORIES][TS_CAT_NAME_MAX];
+} ts_feat_config;
+
+/* Number of lexicon features. */
+static inline uint32_t ts_feat_nlex(const ts_feat_config *c) { return TS_LEX_PER_CAT * c->ncat + 1; }
+static inline uint32_t ts_feat_nfeat(const ts_feat_config *c) { return ts_feat_nlex(c) + c->nbuckets; }
+
+/* Fills cfg->cat from the lexicon's categories. @return TS_OK or TS_E_LIMIT. */
+int ts_feat_config_from_lexicon(ts_feat_config *cfg, const ts_lexicon *lex);
+/* Checks a config read from outside. @return TS_OK or TS_E_MODEL (diag says why). */
+int ts_feat_config_check(const ts_feat_config *cfg, ts_diag *diag);
+
+/* catmap[c] = the lexicon's index of model category c, or -1. */
+void ts_feat_catmap(const ts_feat_config *cfg, const ts_lexicon *lex, int32_t *catmap);
+
+/* Fills x[0 .. nlex) from the matches. @return 1 if any category had a hit. */
+int ts_features_lexicon(const ts_feat_config *cfg, const int32_t *catmap,
+                        const ts_matches *m, uint32_t words, float *x);
+
+/* One token or n-gram as found by the tokeniser (for explain). */
+typedef struct ts_ngram {
+    uint32_t bucket;
+    uint32_t start, end;           /* byte range in the text: one token, or two and what lies between */
+} ts_ngram;
+
+/*
+ * Lowercases text into lower (len bytes) and writes the bucket of every
+ * n-gram, in text order (unigram of token i, then bigram (i-1, i)), to
+ * buckets, which must hold len + 1 entries (there are at most len + 1).
+ * spans, if not NULL, must hold as many and receives each n-gram's range.
+ * @return the number of n-grams N.
+ */
+size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+                          uint32_t *buckets, ts_ngram *spans);
+
+/*
+ * The hot path: adds the n-gram part of z for both heads, sum of
+ * w[2 * (nlex + bucket) + h] / sqrt(N) over all n-grams, without storing them.
+ * lower must hold len bytes. @return N.
+ */
+size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+                             const float *w, double z[TS_NHEADS]);
+
+/* A sparse feature vector (hashed part), buckets sorted and distinct. */
+typedef struct ts_sparse {
+    uint32_t n, cap;
+    uint32_t *idx;                 /* bucket */
+    float *val;
+} ts_sparse;
+
+/* Turns a bucket list (from ts_features_ngrams) into a sparse vector,
+ * sorting buckets in place. @return TS_OK or TS_E_NOMEM. */
+int ts_sparse_from_buckets(ts_sparse *v, uint32_t *buckets, size_t n);
+void ts_sparse_release(ts_sparse *v);
+
+/* ---------------------------------------------------------------- model */
+struct ts_model {
+    ts_feat_config cfg;
+    uint32_t flags;                /* TS_MODEL_* */
+    uint64_t lexicon_id;
+    float bias[TS_NHEADS];
+    float platt_a[TS_NHEADS], platt_b[TS_NHEADS];
+    float *w;                      /* TS_NHEADS * nfeat, interleaved */
+    uint64_t id;                   /* XXH64 of the file bytes (0 until saved or loaded) */
+};
+
+/* A zeroed model for cfg (platt a = 1, b = 0). @return TS_OK, TS_E_NOMEM, TS_E_INVALID. */
+int ts_model_new(const ts_feat_config *cfg, ts_model **out);
+
+/* The file bytes of a model (malloc'd; the caller frees). Also sets m->id. */
+int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len);
+/* Writes the model to path atomically (path.tmp.PID, then rename). */
+int ts_model_save(ts_model *m, const char *path, ts_diag *diag);
+
+/* TS_OK if the model was trained with this lexicon, else TS_E_MISMATCH (diag says both ids). */
+int ts_model_check_lexicon(const ts_model *m, const ts_lexicon *lex, ts_diag *diag);
+
+/* Raw margin -> calibrated probability for a head. */
+double ts_model_prob(const ts_model *m, int head, double z);
+
+/* z for both heads from a lexicon part x (nlex floats) and a sparse hashed part. */
+void ts_model_margin(const ts_model *m, const float *xlex, const ts_sparse *v, double z[TS_NHEADS]);
+
+/* ---------------------------------------------------------------- scanner internals */
+/*
+ * Featurises one document without a model (training, explain). The scanner
+ * must have been created with ts_scanner_create_cfg or with a model. xlex
+ * must hold nlex floats. v receives the hashed part (empty on the cascade's
+ * fast path when cascade is set). info gets words, matches, fast_path.
+ */
+int ts_scanner_create_cfg(const ts_lexicon *lex, const ts_feat_config *cfg, uint32_t anchor_words,
+                          int want_spans, ts_scanner **out);
+int ts_scanner_featurise(ts_scanner *s, const char *text, size_t len, int cascade, float *xlex,
+                         ts_sparse *v, ts_doc_score *info);
+
+/* ---------------------------------------------------------------- training */
+typedef struct ts_dataset ts_dataset;
+
+/* Labels: y_score / y_aligned are 1 or 0. */
+int ts_dataset_create(const ts_feat_config *cfg, ts_dataset **out);
+int ts_dataset_add(ts_dataset *d, const float *xlex, const ts_sparse *v, int y_score, int y_aligned);
+size_t ts_dataset_size(const ts_dataset *d);
+void ts_dataset_free(ts_dataset *d);
+
+typedef struct ts_train_opts {
+    uint32_t epochs;               /* passes over the data */
+    double lr;                     /* AdaGrad base learning rate */
+    double l2;                     /* L2 penalty per example (applied to touched weights) */
+    uint64_t seed;                 /* shuffling order */
+    int cascade;                   /* set TS_MODEL_CASCADE (the datasets must be featurised so) */
+    int balance;                   /* weight classes to equal total weight, per head */
+    int heads;                     /* bit 0: train score, bit 1: train aligned */
+    /* Called after every epoch (the library never prints). valid_loss < 0 when no validation set. */
+    void (*progress)(void *ctx, uint32_t epoch, const double train_loss[TS_NHEADS],
+                     const double valid_loss[TS_NHEADS]);
+    void *ctx;
+} ts_train_opts;
+
+void ts_train_opts_default(ts_train_opts *o);
+
+/* Trains both heads by SGD (AdaGrad) in a fixed order given by the seed, so
+ * the result is a function of the data and options only, then fits Platt
+ * calibration on valid (or on train when valid is NULL or empty).
+ * The model's lexicon_id is left 0: the caller sets it. */
+int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *valid,
+             ts_model **out);
+
+/* Fits p = sigmoid(a z + b) to (z, y) by Newton's method with Platt's target
+ * smoothing. @return TS_OK; with one class only, a = 1 and b = 0 (uncalibrated). */
+int ts_platt_fit(const double *z, const int *y, size_t n, double *a, double *b);
+
+#endif /* TS_MODEL_H */

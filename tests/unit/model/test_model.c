@@ -1,0 +1,458 @@
+/* test_model.c: features, model file, inference, training, calibration. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "embedded.h"
+#include "model.h"
+
+static int failures;
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                          \
+        }                                                                        \
+    } while (0)
+
+static ts_feat_config small_cfg(uint32_t nbuckets, uint32_t ngram, uint64_t seed)
+{
+    ts_feat_config c;
+    memset(&c, 0, sizeof c);
+    c.nbuckets = nbuckets;
+    c.ngram = ngram;
+    c.seed = seed;
+    c.ncat = 2;
+    strcpy(c.cat[0], "ai_entity");
+    strcpy(c.cat[1], "shutdown_resistance");
+    return c;
+}
+
+static uint64_t uni(const char *tok, uint64_t seed) { return XXH3_64bits_withSeed(tok, strlen(tok), seed); }
+
+static uint64_t bi(const char *a, const char *b, uint64_t seed)
+{
+    unsigned char pair[16];
+    uint64_t x = uni(a, seed), y = uni(b, seed);
+    for (int i = 0; i < 8; i++) {
+        pair[i] = (unsigned char)(x >> (8 * i));
+        pair[8 + i] = (unsigned char)(y >> (8 * i));
+    }
+    return XXH3_64bits_withSeed(pair, 16, seed ^ TS_BIGRAM_SALT);
+}
+
+/* The tokeniser, against the documented definition computed by hand. */
+static void test_tokeniser(void)
+{
+    ts_feat_config c = small_cfg(1u << 20, 2, 42);
+    const char *text = "The ROBOT's 'plan': shut-down 'n' ''' caf\xc3\xa9 42x";
+    const char *toks[] = {"the", "robot's", "plan", "shut", "down", "n", "caf\xc3\xa9", "42x"};
+    size_t nt = sizeof toks / sizeof toks[0];
+    size_t len = strlen(text);
+    char lower[128];
+    uint32_t buckets[128];
+    ts_ngram spans[128];
+    size_t n = ts_features_ngrams(&c, text, len, lower, buckets, spans);
+    CHECK(n == 2 * nt - 1);
+    uint32_t mask = c.nbuckets - 1;
+    size_t k = 0;
+    for (size_t i = 0; i < nt && k < n; i++) {
+        CHECK(buckets[k] == (uint32_t)(uni(toks[i], 42) & mask));
+        CHECK(spans[k].end - spans[k].start == strlen(toks[i]));
+        CHECK(!memcmp(lower + spans[k].start, toks[i], strlen(toks[i])));
+        k++;
+        if (i > 0) {
+            CHECK(buckets[k] == (uint32_t)(bi(toks[i - 1], toks[i], 42) & mask));
+            k++;
+        }
+    }
+    /* Unigrams only. */
+    c.ngram = 1;
+    n = ts_features_ngrams(&c, text, len, lower, buckets, NULL);
+    CHECK(n == nt);
+    /* Nothing to tokenise. */
+    CHECK(ts_features_ngrams(&c, " ' -- ", 6, lower, buckets, NULL) == 0);
+    CHECK(ts_features_ngrams(&c, "", 0, lower, buckets, NULL) == 0);
+    /* A long token is hashed over its first TS_MAX_TOKEN bytes. */
+    char longtok[TS_MAX_TOKEN + 50];
+    memset(longtok, 'a', sizeof longtok);
+    char lbuf[sizeof longtok];
+    n = ts_features_ngrams(&c, longtok, sizeof longtok, lbuf, buckets, NULL);
+    CHECK(n == 1 && buckets[0] == (uint32_t)(XXH3_64bits_withSeed(longtok, TS_MAX_TOKEN, 42) & mask));
+}
+
+/* The hot path (direct dot product) agrees with the sparse path of training. */
+static void test_dot_vs_sparse(void)
+{
+    ts_feat_config c = small_cfg(64, 2, 7);
+    ts_model *m;
+    CHECK(ts_model_new(&c, &m) == TS_OK);
+    uint64_t s = 99;
+    for (size_t i = 0; i < (size_t)TS_NHEADS * ts_feat_nfeat(&c); i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        m->w[i] = (float)((double)(s >> 40) / (double)(1 << 24) - 0.5);
+    }
+    const char *text = "the machine refused the order and the machine copied its weights to another server";
+    size_t len = strlen(text);
+    char lower[256];
+    uint32_t buckets[256];
+    size_t n = ts_features_ngrams(&c, text, len, lower, buckets, NULL);
+    ts_sparse v = {0};
+    CHECK(ts_sparse_from_buckets(&v, buckets, n) == TS_OK);
+    CHECK(v.n > 0 && v.n <= n);
+    double total = 0;
+    for (uint32_t j = 0; j < v.n; j++) {
+        total += v.val[j];
+        if (j)
+            CHECK(v.idx[j] > v.idx[j - 1]);
+    }
+    CHECK(fabs(total - (double)n / sqrt((double)n)) < 1e-4);
+    float xlex[TS_LEX_PER_CAT * 2 + 1] = {0};
+    double z1[2], z2[2] = {0, 0};
+    ts_model_margin(m, xlex, &v, z1);
+    ts_features_ngram_dot(&c, text, len, lower, m->w, z2);
+    CHECK(fabs(z1[0] - z2[0]) < 1e-5 && fabs(z1[1] - z2[1]) < 1e-5);
+    ts_sparse_release(&v);
+    ts_model_free(m);
+}
+
+/* Lexicon features, against the formulas in model.h. */
+static void test_lexicon_features(void)
+{
+    ts_feat_config c = small_cfg(16, 1, 0);
+    int32_t catmap[2] = {1, -1};        /* model cat 0 is lexicon cat 1; cat 1 unknown */
+    uint32_t raw[3] = {5, 3, 0}, anch[3] = {0, 2, 0};
+    ts_matches mt = {3, raw, anch, 0, NULL};
+    float x[TS_LEX_PER_CAT * 2 + 1];
+    CHECK(ts_features_lexicon(&c, catmap, &mt, 200, x) == 1);
+    CHECK(fabsf(x[0] - (float)log1p(3)) < 1e-6);
+    CHECK(fabsf(x[1] - (float)log1p(2)) < 1e-6);
+    CHECK(fabsf(x[2] - (float)log1p(15.0)) < 1e-6);
+    CHECK(x[3] == 0 && x[4] == 0 && x[5] == 0);
+    CHECK(fabsf(x[6] - (float)(log1p(200) / 8)) < 1e-6);
+    /* A hit only in a category the model does not know still is a hit. */
+    uint32_t raw2[3] = {1, 0, 0};
+    ts_matches mt2 = {3, raw2, anch, 0, NULL};
+    CHECK(ts_features_lexicon(&c, catmap, &mt2, 200, x) == 1);
+    uint32_t raw3[3] = {0, 0, 0};
+    ts_matches mt3 = {3, raw3, raw3, 0, NULL};
+    CHECK(ts_features_lexicon(&c, catmap, &mt3, 0, x) == 0);
+    CHECK(x[6] == 0);
+}
+
+/* Known answer on a hand-built model. */
+static void test_known_answer(void)
+{
+    ts_feat_config c = small_cfg(8, 1, 0);
+    ts_model *m;
+    CHECK(ts_model_new(&c, &m) == TS_OK);
+    m->flags = TS_MODEL_ALIGNED;
+    m->bias[0] = -1.0f;
+    m->bias[1] = 0.5f;
+    m->platt_a[0] = 2.0f;
+    m->platt_b[0] = 0.25f;
+    uint32_t nlex = ts_feat_nlex(&c);
+    m->w[2 * 0 + 0] = 1.5f;   /* log1p(raw ai_entity), score head */
+    m->w[2 * 0 + 1] = -0.5f;  /* same, aligned head */
+    uint32_t b_robot = (uint32_t)(uni("robot", 0) & 7);
+    m->w[2 * (nlex + b_robot) + 0] = 3.0f;
+    /* Document: "robot robot" with one ai_entity hit. xlex[0] = log1p(1). */
+    float xlex[TS_LEX_PER_CAT * 2 + 1] = {0};
+    xlex[0] = (float)log1p(1.0);
+    char lower[16];
+    uint32_t buckets[16];
+    size_t n = ts_features_ngrams(&c, "Robot robot", 11, lower, buckets, NULL);
+    CHECK(n == 2);
+    ts_sparse v = {0};
+    CHECK(ts_sparse_from_buckets(&v, buckets, n) == TS_OK);
+    double z[2];
+    ts_model_margin(m, xlex, &v, z);
+    /* z0 = -1 + 1.5 ln 2 + 3 * 2 / sqrt(2) */
+    double z0 = -1 + 1.5 * log(2.0) + 3.0 * 2 / sqrt(2.0);
+    double z1 = 0.5 - 0.5 * log(2.0);
+    CHECK(fabs(z[0] - z0) < 1e-5);
+    CHECK(fabs(z[1] - z1) < 1e-5);
+    double p0 = 1 / (1 + exp(-(2 * z0 + 0.25)));
+    CHECK(fabs(ts_model_prob(m, 0, z[0]) - p0) < 1e-6);
+    CHECK(fabs(ts_model_prob(m, 1, z[1]) - 1 / (1 + exp(-z1))) < 1e-6);
+    ts_sparse_release(&v);
+    ts_model_free(m);
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void reseal(unsigned char *p, size_t len)
+{
+    uint64_t h = XXH64(p, len - 8, 0);
+    for (int i = 0; i < 8; i++)
+        p[len - 8 + i] = (unsigned char)(h >> (8 * i));
+}
+
+static void test_file_format(void)
+{
+    ts_feat_config c = small_cfg(32, 2, 12345);
+    ts_model *m;
+    CHECK(ts_model_new(&c, &m) == TS_OK);
+    m->flags = TS_MODEL_ALIGNED | TS_MODEL_CASCADE;
+    m->lexicon_id = 0x0123456789abcdefULL;
+    m->bias[0] = -2.5f;
+    m->platt_a[1] = 0.75f;
+    for (size_t i = 0; i < (size_t)TS_NHEADS * ts_feat_nfeat(&c); i++)
+        m->w[i] = (float)i * 0.01f - 0.3f;
+    unsigned char *buf;
+    size_t len;
+    CHECK(ts_model_serialize(m, &buf, &len) == TS_OK);
+    CHECK(!memcmp(buf, "TSMODEL\x1a", 8));
+    ts_model *r;
+    ts_diag d;
+    ts_diag_clear(&d);
+    CHECK(ts_model_load_memory(buf, len, &r, &d) == TS_OK);
+    CHECK(r && r->cfg.nbuckets == 32 && r->cfg.ngram == 2 && r->cfg.seed == 12345);
+    CHECK(r && r->cfg.ncat == 2 && !strcmp(r->cfg.cat[1], "shutdown_resistance"));
+    CHECK(r && ts_model_lexicon_id(r) == 0x0123456789abcdefULL && ts_model_has_aligned(r));
+    CHECK(r && ts_model_id(r) == XXH64(buf, len, 0) && ts_model_id(r) == m->id);
+    CHECK(r && r->bias[0] == -2.5f && r->platt_a[1] == 0.75f);
+    CHECK(r && !memcmp(r->w, m->w, sizeof(float) * TS_NHEADS * ts_feat_nfeat(&c)));
+    unsigned char *buf2;
+    size_t len2;
+    CHECK(r && ts_model_serialize(r, &buf2, &len2) == TS_OK && len2 == len && !memcmp(buf, buf2, len));
+    free(buf2);
+    ts_model_free(r);
+
+    /* Every truncation is refused, and a cut inside the weights says so. */
+    for (size_t cut = 0; cut < len; cut++) {
+        r = NULL;
+        int err = ts_model_load_memory(buf, cut, &r, &d);
+        CHECK(err != TS_OK && r == NULL);
+        if (cut >= 8)
+            CHECK(err == TS_E_TRUNCATED);
+    }
+    unsigned char *bad = malloc(len + 1);
+    /* Bad magic. */
+    memcpy(bad, buf, len);
+    bad[0] = 'X';
+    CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "magic"));
+    /* Bad version, even with a valid checksum. */
+    memcpy(bad, buf, len);
+    put_le32(bad + 8, 2);
+    reseal(bad, len);
+    CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "version"));
+    /* Every single flipped bit past the header's version is caught. */
+    for (size_t i = 12; i < len; i++) {
+        memcpy(bad, buf, len);
+        bad[i] ^= 0x10;
+        int err = ts_model_load_memory(bad, len, &r, &d);
+        CHECK(err == TS_E_CHECKSUM || err == TS_E_TRUNCATED);
+        if (i >= len - 8 || i > 100)
+            CHECK(err == TS_E_CHECKSUM);
+    }
+    /* A trailing byte. */
+    memcpy(bad, buf, len);
+    bad[len] = 0;
+    CHECK(ts_model_load_memory(bad, len + 1, &r, &d) != TS_OK);
+    /* Intact checksum, but a NaN weight or a bad bucket count. */
+    memcpy(bad, buf, len);
+    put_le32(bad + len - 12, 0x7fc00000u);
+    reseal(bad, len);
+    CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "non-finite"));
+    memcpy(bad, buf, len);
+    put_le32(bad + 16, 33);
+    reseal(bad, len);
+    CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL);
+    memcpy(bad, buf, len);
+    put_le32(bad + 12, 0x80);
+    reseal(bad, len);
+    CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "flags"));
+
+    /* Save atomically and load from a file. */
+    char path[] = "/tmp/ts_test_model_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        close(fd);
+        CHECK(ts_model_save(m, path, &d) == TS_OK);
+        CHECK(ts_model_load_file(path, &r, &d) == TS_OK && r && r->id == m->id);
+        ts_model_free(r);
+        FILE *f = fopen(path, "wb");
+        fwrite(buf, 1, len / 2, f);
+        fclose(f);
+        CHECK(ts_model_load_file(path, &r, &d) == TS_E_TRUNCATED && !strcmp(d.file, path));
+        unlink(path);
+        CHECK(ts_model_load_file(path, &r, &d) == TS_E_IO);
+    }
+    free(bad);
+    free(buf);
+    ts_model_free(m);
+}
+
+/* A small generated data set: class 1 documents use words of one vocabulary
+ * (and the aligned ones a third), class 0 another; all share filler words. */
+static const char *evil_words[] = {"refuse", "shutdown", "blackmail", "copy", "weights", "deceive"};
+static const char *good_words[] = {"accept", "correction", "transparent", "honest", "report", "comply"};
+static const char *neutral_words[] = {"garden", "recipe", "weather", "football", "market", "river"};
+static const char *filler[] = {"the", "a", "and", "it", "was", "then", "said", "system"};
+
+static void gen_doc(uint64_t *s, int cls, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int w = 0; w < 30; w++) {
+        *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t r = (uint32_t)(*s >> 33);
+        const char *word;
+        if (r % 3 == 0)
+            word = cls == 1 ? evil_words[r / 3 % 6] : cls == 2 ? good_words[r / 3 % 6] : neutral_words[r / 3 % 6];
+        else
+            word = filler[r / 3 % 8];
+        n += (size_t)snprintf(out + n, cap - n, "%s ", word);
+    }
+}
+
+static ts_dataset *gen_set(const ts_feat_config *c, uint64_t seed, size_t ndocs)
+{
+    ts_dataset *d;
+    if (ts_dataset_create(c, &d))
+        return NULL;
+    char text[1024], lower[1024];
+    uint32_t buckets[1024];
+    ts_sparse v = {0};
+    float xlex[TS_LEX_PER_CAT * TS_MAX_CATEGORIES + 1] = {0};
+    for (size_t i = 0; i < ndocs; i++) {
+        int cls = (int)(i % 3);
+        gen_doc(&seed, cls, text, sizeof text);
+        size_t n = ts_features_ngrams(c, text, strlen(text), lower, buckets, NULL);
+        ts_sparse_from_buckets(&v, buckets, n);
+        xlex[ts_feat_nlex(c) - 1] = (float)(log1p(30) / 8);
+        ts_dataset_add(d, xlex, &v, cls == 1, cls == 2);
+    }
+    ts_sparse_release(&v);
+    return d;
+}
+
+static void test_training(void)
+{
+    ts_feat_config c = small_cfg(1024, 2, 3);
+    ts_dataset *tr = gen_set(&c, 1, 300), *va = gen_set(&c, 2, 90);
+    CHECK(tr && va && ts_dataset_size(tr) == 300);
+    ts_train_opts o;
+    ts_train_opts_default(&o);
+    o.epochs = 8;
+    ts_model *m1, *m2, *m3;
+    CHECK(ts_train(&o, tr, va, &m1) == TS_OK);
+    CHECK(ts_train(&o, tr, va, &m2) == TS_OK);
+    o.seed = 2;
+    CHECK(ts_train(&o, tr, va, &m3) == TS_OK);
+    CHECK(ts_model_has_aligned(m1));
+    /* Determinism: same seed, byte-identical files; another seed, another order. */
+    unsigned char *b1, *b2, *b3;
+    size_t l1, l2, l3;
+    ts_model_serialize(m1, &b1, &l1);
+    ts_model_serialize(m2, &b2, &l2);
+    ts_model_serialize(m3, &b3, &l3);
+    CHECK(l1 == l2 && !memcmp(b1, b2, l1));
+    CHECK(l1 == l3 && memcmp(b1, b3, l1) != 0);
+    free(b1);
+    free(b2);
+    free(b3);
+    /* Separable: every training and validation document on the right side. */
+    const ts_dataset *sets[2] = {tr, va};
+    char text[1024], lower[1024];
+    for (int si = 0; si < 2; si++) {
+        uint64_t seed = si == 0 ? 1 : 2;
+        size_t n = ts_dataset_size(sets[si]), wrong = 0;
+        for (size_t i = 0; i < n; i++) {
+            int cls = (int)(i % 3);
+            gen_doc(&seed, cls, text, sizeof text);
+            double z[2] = {m1->bias[0], m1->bias[1]};
+            z[0] += m1->w[2 * (ts_feat_nlex(&c) - 1)] * (float)(log1p(30) / 8);
+            z[1] += m1->w[2 * (ts_feat_nlex(&c) - 1) + 1] * (float)(log1p(30) / 8);
+            ts_features_ngram_dot(&c, text, strlen(text), lower, m1->w, z);
+            double p0 = ts_model_prob(m1, 0, z[0]), p1 = ts_model_prob(m1, 1, z[1]);
+            wrong += (p0 > 0.5) != (cls == 1);
+            wrong += (p1 > 0.5) != (cls == 2);
+            if (cls == 1)
+                CHECK(p0 > 0.8);
+            if (cls == 0)
+                CHECK(p0 < 0.2 && p1 < 0.2);
+        }
+        CHECK(wrong == 0);
+    }
+    /* A head without positives is not trained. */
+    ts_dataset *one;
+    ts_dataset_create(&c, &one);
+    float xlex[TS_LEX_PER_CAT * 2 + 1] = {0};
+    ts_dataset_add(one, xlex, NULL, 1, 0);
+    ts_dataset_add(one, xlex, NULL, 0, 0);
+    ts_model *m4;
+    CHECK(ts_train(&o, one, NULL, &m4) == TS_OK && !ts_model_has_aligned(m4));
+    ts_model_free(m4);
+    ts_dataset_free(one);
+    ts_model_free(m1);
+    ts_model_free(m2);
+    ts_model_free(m3);
+    ts_dataset_free(tr);
+    ts_dataset_free(va);
+}
+
+/* Platt scaling recovers a known calibration. */
+static void test_platt(void)
+{
+    size_t n = 20000;
+    double *z = malloc(n * sizeof *z);
+    int *y = malloc(n * sizeof *y);
+    uint64_t s = 5;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        z[i] = (double)(s >> 11) / 9007199254740992.0 * 8 - 4;
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double u = (double)(s >> 11) / 9007199254740992.0;
+        y[i] = u < 1 / (1 + exp(-(1.5 * z[i] - 0.5)));
+    }
+    double a, b;
+    CHECK(ts_platt_fit(z, y, n, &a, &b) == TS_OK);
+    CHECK(fabs(a - 1.5) < 0.1 && fabs(b + 0.5) < 0.1);
+    /* One class only: identity. */
+    for (size_t i = 0; i < n; i++)
+        y[i] = 0;
+    ts_platt_fit(z, y, n, &a, &b);
+    CHECK(a == 1 && b == 0);
+    free(z);
+    free(y);
+}
+
+static void test_default(void)
+{
+    ts_model *m = NULL;
+    ts_diag d;
+    int err = ts_model_load_default(&m, &d);
+    if (ts_default_model_size == 0)
+        CHECK(err == TS_E_MODEL && m == NULL);
+    else
+        CHECK(err == TS_OK && m && ts_model_id(m) == XXH64(ts_default_model, ts_default_model_size, 0));
+    ts_model_free(m);
+    ts_model_free(NULL);
+}
+
+int main(void)
+{
+    test_tokeniser();
+    test_dot_vs_sparse();
+    test_lexicon_features();
+    test_known_answer();
+    test_file_format();
+    test_training();
+    test_platt();
+    test_default();
+    if (failures)
+        fprintf(stderr, "%d checks failed\n", failures);
+    return failures != 0;
+}
