@@ -430,6 +430,18 @@ static void error_doc(run *R, worker *w, scan_stats *st, ts_manifest_rec *rec, i
     ts_manifest_append(&w->text, rec);
 }
 
+/* An error document known before parsing (too long, cut by an input fault). */
+static void error_line(run *R, worker *w, scan_stats *st, uint64_t line_no, uint64_t offset, int kind,
+                       const char *detail)
+{
+    ts_manifest_rec rec = {0};
+    rec.line = line_no;
+    rec.offset = offset;
+    rec.lex = R->lex;
+    st->docs++;
+    error_doc(R, w, st, &rec, kind, detail);
+}
+
 static inline int hist_bin(double p)
 {
     int b = (int)(p * HIST_BINS);
@@ -542,16 +554,11 @@ static chunk_result *process_chunk(run *R, worker *w, const ts_chunk *c)
     w->text.len = 0;
     scan_stats *st = &res->stats;
 
+    char detail[128];
     if (c->oversize_len) {
-        ts_manifest_rec rec = {0};
-        rec.line = c->first_line;
-        rec.offset = c->offset;
-        rec.lex = R->lex;
-        st->docs++;
-        char detail[128];
         snprintf(detail, sizeof detail, "a line of %" PRIu64 " bytes exceeds --max-doc-bytes %" PRIu64,
                  c->oversize_len, R->o->max_doc_bytes);
-        error_doc(R, w, st, &rec, ERR_TOO_LONG, detail);
+        error_line(R, w, st, c->first_line, c->offset, ERR_TOO_LONG, detail);
     }
     const char *p = c->data;
     const char *end = c->data + c->len;
@@ -560,13 +567,13 @@ static chunk_result *process_chunk(run *R, worker *w, const ts_chunk *c)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         uint64_t offset = c->offset + (uint64_t)(p - c->data);
-        if (!nl && c->truncated_tail) {
-            ts_manifest_rec rec = {0};
-            rec.line = line_no;
-            rec.offset = offset;
-            rec.lex = R->lex;
-            st->docs++;
-            error_doc(R, w, st, &rec, ERR_TRUNCATED_INPUT, "the input ends inside this line");
+        if (len > R->o->max_doc_bytes) {
+            /* It fit in the chunk, but the limit is the limit, whatever the buffer. */
+            snprintf(detail, sizeof detail, "a line of %zu bytes exceeds --max-doc-bytes %" PRIu64, len,
+                     R->o->max_doc_bytes);
+            error_line(R, w, st, line_no, offset, ERR_TOO_LONG, detail);
+        } else if (!nl && c->truncated_tail) {
+            error_line(R, w, st, line_no, offset, ERR_TRUNCATED_INPUT, "the input ends inside this line");
         } else {
             score_line(R, w, st, p, len, line_no, offset);
         }
