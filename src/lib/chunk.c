@@ -132,7 +132,8 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
     size_t want = ch->chunk_size > ch->carry_len * 2 ? ch->chunk_size : ch->carry_len * 2;
     if (grow(&c->data, &c->cap, want) != TS_OK)
         return TS_E_NOMEM;
-    memcpy(c->data, ch->carry, ch->carry_len);
+    if (ch->carry_len)
+        memcpy(c->data, ch->carry, ch->carry_len);
     c->len = ch->carry_len;
     ch->carry_len = 0;
     c->first_line = ch->line;
