@@ -1,0 +1,500 @@
+/* cmd_explain.c: tropescan explain [--model M] FILE: why documents get their scores. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model.h"
+
+static const char usage[] =
+    "usage: tropescan explain [OPTIONS] FILE\n"
+    "\n"
+    "For each document of FILE (JSONL; or plain text, one document, when the file\n"
+    "does not start with '{'): the scores, the features that contributed most to\n"
+    "each head (weight x value; n-grams by their text), and the normalised text\n"
+    "with lexicon hits marked as [[category: text]].\n"
+    "\n"
+    "  --text-field PATH      the text field (default text)\n"
+    "  --top N                features listed per head (default 12)\n"
+    "  --max-text N           print at most N bytes of marked text (default all; 0: none)\n"
+    "  --json                 one JSON object per document\n"
+    CLI_LEXMODEL_HELP;
+
+enum { OPT_TEXT = 2000, OPT_TOP, OPT_MAXTEXT, OPT_JSON };
+
+#define PLAIN_MAX ((size_t)64 << 20)
+
+typedef struct contrib {
+    double c[TS_NHEADS];     /* contribution to each head's margin */
+    double x;                /* feature value (lexicon) or occurrences (n-gram) */
+    int lex;                 /* lexicon feature index, or -1 for an n-gram */
+    uint32_t start, end;     /* n-gram: a representative occurrence in the lowered text */
+    uint32_t bucket;
+} contrib;
+
+typedef struct explainer {
+    const ts_model *m;
+    const ts_lexicon *lex;
+    ts_scanner *sc;
+    int top, json;
+    long long max_text;
+    float xlex[TS_LEX_PER_CAT * TS_MAX_CATEGORIES + 1];
+    ts_sparse v;
+    char *lower;
+    uint32_t *buckets;
+    ts_ngram *spans;
+    size_t cap;
+    contrib *cs;
+    size_t ncs, cscap;
+    char *out;
+    size_t outcap;
+} explainer;
+
+static const char *lex_kind[TS_LEX_PER_CAT] = {"raw", "anchored", "density"};
+
+static void lex_name(const ts_model *m, int f, char *buf, size_t cap)
+{
+    uint32_t nlex = ts_feat_nlex(&m->cfg);
+    if ((uint32_t)f == nlex - 1)
+        snprintf(buf, cap, "lex:words");
+    else
+        snprintf(buf, cap, "lex:%s:%s", m->cfg.cat[f / TS_LEX_PER_CAT], lex_kind[f % TS_LEX_PER_CAT]);
+}
+
+static int head_ = 0;
+static int cmp_contrib(const void *a, const void *b)
+{
+    double x = fabs(((const contrib *)a)->c[head_]), y = fabs(((const contrib *)b)->c[head_]);
+    if (x != y)
+        return (x < y) - (x > y);
+    /* Stable output for equal weights: by kind, then by position. */
+    const contrib *p = a, *q = b;
+    if (p->lex != q->lex)
+        return (p->lex > q->lex) - (p->lex < q->lex);
+    return (p->start > q->start) - (p->start < q->start);
+}
+
+/* Sort occurrences by (n-gram text) so equal n-grams group together. */
+static const char *sort_text;
+static int cmp_span(const void *a, const void *b)
+{
+    const ts_ngram *p = a, *q = b;
+    size_t lp = p->end - p->start, lq = q->end - q->start;
+    size_t l = lp < lq ? lp : lq;
+    int c = memcmp(sort_text + p->start, sort_text + q->start, l);
+    if (c)
+        return c;
+    if (lp != lq)
+        return (lp > lq) - (lp < lq);
+    return (p->start > q->start) - (p->start < q->start);
+}
+
+static int push_contrib(explainer *e, const contrib *c)
+{
+    if (e->ncs == e->cscap) {
+        size_t cap = e->cscap ? 2 * e->cscap : 256;
+        contrib *n = realloc(e->cs, cap * sizeof *n);
+        if (!n)
+            return -1;
+        e->cs = n;
+        e->cscap = cap;
+    }
+    e->cs[e->ncs++] = *c;
+    return 0;
+}
+
+static void json_str(const char *s, size_t len)
+{
+    putchar('"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+/* The normalised text with hits marked; overlapping hits merge into one mark. */
+static void print_marked(explainer *e, const char *text, size_t len, const ts_matches *mt)
+{
+    size_t limit = e->max_text < 0 ? len : (size_t)e->max_text < len ? (size_t)e->max_text : len;
+    /* hits come in order of end; marks need order of start */
+    size_t nh = mt->nhits;
+    ts_hit *h = nh ? malloc(nh * sizeof *h) : NULL;
+    if (nh && !h)
+        nh = 0;
+    if (nh)
+        memcpy(h, mt->hits, nh * sizeof *h);
+    for (size_t i = 1; i < nh; i++) {   /* insertion sort: hits are few and nearly sorted */
+        ts_hit t = h[i];
+        size_t j = i;
+        while (j > 0 && (h[j - 1].start > t.start || (h[j - 1].start == t.start && h[j - 1].end < t.end))) {
+            h[j] = h[j - 1];
+            j--;
+        }
+        h[j] = t;
+    }
+    /* Build into a buffer so JSON and text share one routine. */
+    size_t need = limit * 2 + nh * 80 + 64;
+    if (need > e->outcap) {
+        char *o = realloc(e->out, need);
+        if (!o) {
+            free(h);
+            return;
+        }
+        e->out = o;
+        e->outcap = need;
+    }
+    char *o = e->out;
+    size_t n = 0, pos = 0, i = 0;
+    while (pos < limit) {
+        if (i < nh && h[i].start <= pos) {
+            size_t s = h[i].start < pos ? pos : h[i].start, end = h[i].end;
+            char cats[TS_MAX_CATEGORIES] = {0};
+            size_t j = i;
+            while (j < nh && h[j].start < end) {    /* merge the overlapping group */
+                if (h[j].end > end)
+                    end = h[j].end;
+                if (h[j].category < TS_MAX_CATEGORIES)
+                    cats[h[j].category] = 1;
+                j++;
+            }
+            if (end > len)
+                end = len;
+            n += (size_t)sprintf(o + n, "[[");
+            int first = 1;
+            for (uint32_t c = 0; c < TS_MAX_CATEGORIES; c++)
+                if (cats[c]) {
+                    n += (size_t)sprintf(o + n, "%s%.40s", first ? "" : ",", ts_lexicon_category_name(e->lex, c));
+                    first = 0;
+                }
+            n += (size_t)sprintf(o + n, ": ");
+            size_t stop = end < limit ? end : limit;
+            if (stop < s)
+                stop = s;
+            memcpy(o + n, text + s, stop - s);
+            n += stop - s;
+            n += (size_t)sprintf(o + n, "]]");
+            pos = stop;
+            i = j;
+            continue;
+        }
+        size_t next = i < nh && h[i].start < limit ? h[i].start : limit;
+        memcpy(o + n, text + pos, next - pos);
+        n += next - pos;
+        pos = next;
+        while (i < nh && h[i].end <= pos && h[i].start < pos)
+            i++;   /* a hit that ended before pos (only when cut by an earlier merge) */
+    }
+    if (limit < len)
+        n += (size_t)sprintf(o + n, " [... %zu more bytes]", len - limit);
+    if (e->json)
+        json_str(o, n);
+    else {
+        fwrite(o, 1, n, stdout);
+        putchar('\n');
+    }
+    free(h);
+}
+
+static int explain_doc(explainer *e, const char *label, const char *text, size_t len)
+{
+    ts_doc_score s;
+    int err = ts_scanner_score(e->sc, text, len, &s);
+    if (err)
+        return err;
+    /* The scan result (matches, normalised text) stays valid: featurise below
+     * re-runs the same normalisation and matching on the same input. */
+    ts_doc_score f;
+    err = ts_scanner_featurise(e->sc, text, len, (e->m->flags & TS_MODEL_CASCADE) != 0, e->xlex, &e->v, &f);
+    if (err)
+        return err;
+    size_t nlen;
+    const char *norm = ts_scanner_normalised(e->sc, &nlen);
+    const ts_model *m = e->m;
+    uint32_t nlex = ts_feat_nlex(&m->cfg);
+    e->ncs = 0;
+    for (uint32_t i = 0; i < nlex; i++) {
+        if (e->xlex[i] == 0)
+            continue;
+        contrib c = {{m->w[2 * i] * e->xlex[i], m->w[2 * i + 1] * e->xlex[i]}, e->xlex[i], (int)i, 0, 0, 0};
+        if (push_contrib(e, &c))
+            return TS_E_NOMEM;
+    }
+    if (!f.fast_path && nlen) {
+        if (nlen + 1 > e->cap) {
+            char *l = realloc(e->lower, nlen + 1);
+            uint32_t *b = realloc(e->buckets, (nlen + 1) * sizeof *b);
+            ts_ngram *sp = realloc(e->spans, (nlen + 1) * sizeof *sp);
+            if (l)
+                e->lower = l;
+            if (b)
+                e->buckets = b;
+            if (sp)
+                e->spans = sp;
+            if (!l || !b || !sp)
+                return TS_E_NOMEM;
+            e->cap = nlen + 1;
+        }
+        size_t n = ts_features_ngrams(&m->cfg, norm, nlen, e->lower, e->buckets, e->spans);
+        double k = n ? 1.0 / sqrt((double)n) : 0;
+        sort_text = e->lower;
+        qsort(e->spans, n, sizeof *e->spans, cmp_span);
+        const float *wb = m->w + (size_t)TS_NHEADS * nlex;
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && e->spans[j].end - e->spans[j].start == e->spans[i].end - e->spans[i].start &&
+                   !memcmp(e->lower + e->spans[j].start, e->lower + e->spans[i].start,
+                           e->spans[i].end - e->spans[i].start))
+                j++;
+            const float *w = wb + (size_t)TS_NHEADS * e->spans[i].bucket;
+            double occ = (double)(j - i);
+            contrib c = {{w[0] * occ * k, w[1] * occ * k}, occ, -1, e->spans[i].start, e->spans[i].end,
+                         e->spans[i].bucket};
+            if (push_contrib(e, &c))
+                return TS_E_NOMEM;
+            i = j;
+        }
+    }
+    int nheads = ts_model_has_aligned(m) ? 2 : 1;
+    if (e->json) {
+        printf("{\"document\":");
+        json_str(label, strlen(label));
+        printf(",\"score\":%.6f,\"aligned\":%.6f,\"words\":%u,\"fast_path\":%s,\"features\":{", s.score,
+               s.aligned, s.words, s.fast_path ? "true" : "false");
+    } else {
+        printf("== %s\nscore %.4f", label, s.score);
+        if (nheads == 2)
+            printf("  aligned %.4f", s.aligned);
+        printf("  words %u%s\n", s.words, s.fast_path ? "  (fast path: no lexicon hit, no n-gram features)" : "");
+    }
+    for (int h = 0; h < nheads; h++) {
+        head_ = h;
+        qsort(e->cs, e->ncs, sizeof *e->cs, cmp_contrib);
+        double z = m->bias[h];
+        for (size_t i = 0; i < e->ncs; i++)
+            z += e->cs[i].c[h];
+        const char *hn = h ? "aligned" : "score";
+        if (e->json)
+            printf("%s\"%s\":{\"bias\":%.6f,\"margin\":%.6f,\"top\":[", h ? "," : "", hn, m->bias[h], z);
+        else
+            printf("%s head: margin %.4f = bias %.4f + features; calibrated p = %.4f\n", hn, z, m->bias[h],
+                   ts_model_prob(m, h, z));
+        size_t shown = 0;
+        for (size_t i = 0; i < e->ncs && shown < (size_t)e->top; i++) {
+            const contrib *c = &e->cs[i];
+            if (c->c[h] == 0)
+                continue;
+            char name[128];
+            if (c->lex >= 0)
+                lex_name(m, c->lex, name, sizeof name);
+            else
+                snprintf(name, sizeof name, "\"%.*s\"", (int)(c->end - c->start > 100 ? 100 : c->end - c->start),
+                         e->lower + c->start);
+            if (e->json) {
+                printf("%s{\"feature\":", shown ? "," : "");
+                if (c->lex >= 0)
+                    json_str(name, strlen(name));
+                else
+                    json_str(e->lower + c->start, c->end - c->start);
+                printf(",\"kind\":\"%s\",\"value\":%.6f,\"contribution\":%.6f}", c->lex >= 0 ? "lexicon" : "ngram",
+                       c->x, c->c[h]);
+            } else {
+                printf("  %+8.4f  %s", c->c[h], name);
+                if (c->lex >= 0)
+                    printf("  (value %.3f)\n", c->x);
+                else
+                    printf("  (x%.0f, bucket %u)\n", c->x, c->bucket);
+            }
+            shown++;
+        }
+        if (e->json)
+            printf("]}");
+    }
+    if (e->json) {
+        printf("},\"marked\":");
+        if (e->max_text != 0)
+            print_marked(e, norm, nlen, &f.matches);
+        else
+            printf("\"\"");
+        printf("}\n");
+    } else if (e->max_text != 0) {
+        printf("text:\n");
+        print_marked(e, norm, nlen, &f.matches);
+    }
+    return TS_OK;
+}
+
+/* @return 1 if the file's first non-space byte is '{' (JSONL), 0 if not, < 0 on error. */
+static int sniff_jsonl(const char *path, char **whole, size_t *whole_len)
+{
+    ts_diag d;
+    ts_diag_clear(&d);
+    ts_reader *r;
+    int err = ts_reader_open(path, &r, &d);
+    if (err) {
+        cli_diag_error(&d, err);
+        return err;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    int is_json = -1;
+    while (buf) {
+        if (n == cap) {
+            if (cap >= PLAIN_MAX) {
+                cli_error("%s: a plain-text document larger than %zu bytes", path, PLAIN_MAX);
+                err = TS_E_LIMIT;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got;
+        err = ts_reader_read(r, buf + n, cap - n, &got, &d);
+        if (err) {
+            cli_diag_error(&d, err);
+            break;
+        }
+        for (size_t i = n; i < n + got && is_json < 0; i++)
+            if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\r' && buf[i] != '\t')
+                is_json = buf[i] == '{';
+        n += got;
+        if (got == 0 || is_json == 1)
+            break;
+    }
+    ts_reader_free(r);
+    if (!buf)
+        return TS_E_NOMEM;
+    if (err) {
+        free(buf);
+        return err;
+    }
+    if (is_json == 1) {
+        free(buf);
+        return 1;
+    }
+    *whole = buf;
+    *whole_len = n;
+    return 0;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, 0, 'h'},
+        {"text-field", required_argument, 0, OPT_TEXT},
+        {"top", required_argument, 0, OPT_TOP},
+        {"max-text", required_argument, 0, OPT_MAXTEXT},
+        {"json", no_argument, 0, OPT_JSON},
+        CLI_LEXMODEL_LONGOPTS,
+        {0, 0, 0, 0},
+    };
+    cli_lexmodel lm;
+    memset(&lm, 0, sizeof lm);
+    explainer e;
+    memset(&e, 0, sizeof e);
+    e.top = 12;
+    e.max_text = -1;
+    const char *text_field = "text";
+    uint64_t u;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (cli_lexmodel_option(&lm, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'h': fputs(usage, stdout); return EXIT_OK;
+        case OPT_TEXT: text_field = optarg; break;
+        case OPT_TOP:
+            if (cli_parse_u64("--top", optarg, 1, 10000, &u))
+                return EXIT_USAGE;
+            e.top = (int)u;
+            break;
+        case OPT_MAXTEXT:
+            if (cli_parse_u64("--max-text", optarg, 0, UINT32_MAX, &u))
+                return EXIT_USAGE;
+            e.max_text = (long long)u;
+            break;
+        case OPT_JSON: e.json = 1; break;
+        default: fputs(usage, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        cli_error("explain needs exactly one FILE");
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    ts_lexicon *lex = NULL;
+    ts_model *model = NULL;
+    char *whole = NULL;
+    int rc = EXIT_FATAL, err, some_bad = 0;
+    if (cli_load_lexicon(&lm, &lex) || cli_load_model(&lm, lex, &model))
+        goto done;
+    e.m = model;
+    e.lex = lex;
+    if ((err = ts_scanner_create(lex, model, TS_DEFAULT_ANCHOR_WORDS, 1, &e.sc))) {
+        cli_error("%s", ts_strerror(err));
+        goto done;
+    }
+    size_t wlen = 0;
+    int kind = sniff_jsonl(path, &whole, &wlen);
+    if (kind < 0)
+        goto done;
+    if (kind == 0) {
+        if ((err = explain_doc(&e, path, whole, wlen))) {
+            cli_error("%s: %s", path, ts_strerror(err));
+            goto done;
+        }
+    } else {
+        cli_docs *docs;
+        const char *extra[1] = {"id"};
+        if (cli_docs_open(path, text_field, extra, 1, 0, &docs))
+            goto done;
+        cli_doc doc;
+        int k;
+        while ((k = cli_docs_next(docs, &doc)) == 1) {
+            char label[700], id[512];
+            if (cli_field_string(&doc.field[0], id, sizeof id) == 0)
+                snprintf(label, sizeof label, "%s:%" PRIu64 " (id %s)", path, doc.line, id);
+            else
+                snprintf(label, sizeof label, "%s:%" PRIu64, path, doc.line);
+            if (doc.status) {
+                cli_error("%s: skipped: %s", label, doc.error);
+                some_bad = 1;
+                continue;
+            }
+            if ((err = explain_doc(&e, label, doc.text, doc.len))) {
+                cli_error("%s: %s", label, ts_strerror(err));
+                cli_docs_free(docs);
+                goto done;
+            }
+        }
+        cli_docs_free(docs);
+        if (k < 0)
+            some_bad = 1;
+    }
+    rc = some_bad ? EXIT_INPUT_FAILED : EXIT_OK;
+done:
+    free(whole);
+    free(e.lower);
+    free(e.buckets);
+    free(e.spans);
+    free(e.cs);
+    free(e.out);
+    ts_sparse_release(&e.v);
+    ts_scanner_free(e.sc);
+    ts_model_free(model);
+    ts_lexicon_free(lex);
+    return rc;
+}
