@@ -6,7 +6,8 @@
  * space and never holds two spaces in a row. A white-space character emits a
  * space only if the last output byte is not one (the start counts as one), and
  * a trailing space is dropped at the end. Removed characters emit nothing, so
- * "a <soft hyphen> b" gives "a b", and normalising twice changes nothing.
+ * "a <soft hyphen> b" gives "a b", and normalising twice changes nothing
+ * (for any bytes, valid UTF-8 or not: the fuzz target checks it).
  *
  * Speed: prose is mostly ASCII letters with single spaces, so 16 bytes at a
  * time are checked (SSE2) for anything else - control bytes, bytes >= 0x80, a
@@ -105,6 +106,7 @@ static size_t classify_high(const uint8_t *p, const uint8_t *end, int *act, char
 
 typedef struct norm_state {
     uint8_t *d;
+    uint8_t *d0;    /* the start of the output */
     int space;      /* the last output byte is a space, or nothing is out yet */
     uint32_t words;
 } norm_state;
@@ -137,6 +139,16 @@ static inline const uint8_t *normalise_one(const uint8_t *s, const uint8_t *end,
         }
         break;
     case ACT_DROP:
+        /* In text that is not valid UTF-8, removing a character could join
+         * a cut sequence before it with stray continuation bytes after it into
+         * a new character, and normalising again would change the text: keep
+         * the character in that one case, so the output is a fixed point. */
+        if (st->d > st->d0 && st->d[-1] >= 0x80 && (size_t)(end - s) > n && (s[n] & 0xC0) == 0x80) {
+            st->words += (uint32_t)st->space;
+            st->space = 0;
+            memcpy(st->d, s, n);
+            st->d += n;
+        }
         break;
     case ACT_MAP:
         st->words += (uint32_t)st->space;
@@ -168,7 +180,7 @@ size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words)
 {
     const uint8_t *s = (const uint8_t *)src;
     const uint8_t *const end = s + len;
-    norm_state st = { (uint8_t *)dst, 1, 0 };
+    norm_state st = { (uint8_t *)dst, (uint8_t *)dst, 1, 0 };
 
 #if defined(TEXT_SSE2)
     const __m128i spc = _mm_set1_epi8(' ');

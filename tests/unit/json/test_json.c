@@ -580,6 +580,11 @@ static const norm_case norm_cases[] = {
     { B("\xe2 \x80\x99"), B("\xe2 \x80\x99"), 2 },
     { B("\xc2"), B("\xc2"), 1 },
     { B("\xed\xa0\x80"), B("\xed\xa0\x80"), 1 },
+    /* a removal that would join a cut sequence with a stray continuation byte
+     * into a new character is not made (normalising again would change it) */
+    { B("\xe2\x80\xc2\xad\xa8"), B("\xe2\x80\xc2\xad\xa8"), 1 },
+    { B("\xe2\x80\xc2\xad\xc2\xad\xa8"), B("\xe2\x80\xc2\xad\xa8"), 1 },
+    { B("\xc3\xa9\xc2\xad" "a"), B("\xc3\xa9" "a"), 1 },
     /* long runs that cross the 16-byte blocks */
     { B("The quick brown fox jumps over the lazy dog, and  the  machine\nrefused to shut down.  "),
       B("The quick brown fox jumps over the lazy dog, and the machine refused to shut down."), 16 },
