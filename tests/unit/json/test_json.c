@@ -342,14 +342,14 @@ static void test_depth(void)
     /* d containers in all: the object and d-1 arrays inside it. */
     for (int d = 1; d <= 70; d++) {
         size_t n = 0;
-        n += (size_t)sprintf(buf + n, "{\"x\":");
+        memcpy(buf + n, "{\"x\":", 5), n += 5;
         for (int i = 1; i < d; i++)
             buf[n++] = '[';
         if (d == 1)
             buf[n++] = '0';
         for (int i = 1; i < d; i++)
             buf[n++] = ']';
-        n += (size_t)sprintf(buf + n, ",\"text\":\"t\"}");
+        memcpy(buf + n, ",\"text\":\"t\"}", 12), n += 12;
         size_t off = 0;
         int rc = json_extract(buf, n, &p, 1, &f, &off);
         if (d <= JSON_MAX_DEPTH)
@@ -361,7 +361,7 @@ static void test_depth(void)
     for (int d = JSON_MAX_DEPTH; d <= JSON_MAX_DEPTH + 1; d++) {
         size_t n = 0;
         for (int i = 0; i < d; i++)
-            n += (size_t)sprintf(buf + n, "{\"k\":");
+            memcpy(buf + n, "{\"k\":", 5), n += 5;
         buf[n++] = '1';
         for (int i = 0; i < d; i++)
             buf[n++] = '}';
