@@ -305,8 +305,10 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     }
     if (!sum_ok) {
         if (b.short_read || (size_known && len < expected)) {
-            diag_set(diag, len, "model file is truncated: %zu bytes, the header needs %zu", len,
-                     size_known ? expected : header_end);
+            if (b.short_read)
+                diag_set(diag, len, "model file is truncated: it ends inside its header, at %zu bytes", len);
+            else
+                diag_set(diag, len, "model file is truncated: %zu bytes, its header needs %zu", len, expected);
             return TS_E_TRUNCATED;
         }
         diag_set(diag, len >= 8 ? len - 8 : 0, "model checksum mismatch: the file is corrupt");

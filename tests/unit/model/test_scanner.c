@@ -1,0 +1,209 @@
+/* test_scanner.c: the scanner end to end (normalise, match, featurise, predict). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "model.h"
+
+static int failures;
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                          \
+        }                                                                        \
+    } while (0)
+
+static ts_lexicon *make_lexicon(int reversed)
+{
+    ts_lexicon *lex;
+    ts_diag d;
+    ts_diag_clear(&d);
+    if (ts_lexicon_create(&lex))
+        return NULL;
+    const char *ent = "robot\n";
+    const char *shut = "refused to be shut down\n";
+    int err;
+    if (!reversed)
+        err = ts_lexicon_add_text(lex, "ai_entity", "ent", ent, strlen(ent), &d) ||
+              ts_lexicon_add_text(lex, "shutdown_resistance", "shut", shut, strlen(shut), &d);
+    else
+        err = ts_lexicon_add_text(lex, "shutdown_resistance", "shut", shut, strlen(shut), &d) ||
+              ts_lexicon_add_text(lex, "ai_entity", "ent", ent, strlen(ent), &d);
+    if (err || ts_lexicon_compile(lex, &d)) {
+        fprintf(stderr, "lexicon: %s\n", d.message);
+        ts_lexicon_free(lex);
+        return NULL;
+    }
+    return lex;
+}
+
+static uint32_t bucket_of(const ts_feat_config *c, const char *tok)
+{
+    return (uint32_t)(XXH3_64bits_withSeed(tok, strlen(tok), c->seed) & (c->nbuckets - 1));
+}
+
+/* A hand-built model: weights on the lexicon features of both categories,
+ * one n-gram weight ("robot"), a bias, calibration. */
+static ts_model *make_model(const ts_lexicon *lex, uint32_t flags)
+{
+    ts_feat_config c;
+    memset(&c, 0, sizeof c);
+    c.nbuckets = 64;
+    c.ngram = 2;
+    c.seed = 9;
+    if (ts_feat_config_from_lexicon(&c, lex))
+        return NULL;
+    ts_model *m;
+    if (ts_model_new(&c, &m))
+        return NULL;
+    m->flags = flags;
+    m->lexicon_id = ts_lexicon_id(lex);
+    m->bias[0] = -3.0f;
+    m->bias[1] = -1.0f;
+    m->platt_a[0] = 1.5f;
+    m->platt_b[0] = 0.1f;
+    int ent = ts_lexicon_category_index(lex, "ai_entity");
+    int shut = ts_lexicon_category_index(lex, "shutdown_resistance");
+    m->w[2 * (TS_LEX_PER_CAT * ent + 0)] = 0.5f;      /* log1p(raw ai_entity) */
+    m->w[2 * (TS_LEX_PER_CAT * shut + 1)] = 2.0f;     /* log1p(anchored shutdown) */
+    m->w[2 * (TS_LEX_PER_CAT * shut + 0) + 1] = -1.0f;/* aligned head: raw shutdown */
+    uint32_t nlex = ts_feat_nlex(&c);
+    m->w[2 * (nlex - 1)] = 0.25f;                     /* document length */
+    m->w[2 * (nlex + bucket_of(&c, "robot"))] = 1.0f;
+    return m;
+}
+
+static double sig(double t) { return 1 / (1 + exp(-t)); }
+
+static void test_known_answers(void)
+{
+    ts_lexicon *lex = make_lexicon(0);
+    CHECK(lex != NULL);
+    if (!lex)
+        return;
+    ts_model *m = make_model(lex, TS_MODEL_ALIGNED | TS_MODEL_CASCADE);
+    ts_scanner *s;
+    CHECK(ts_scanner_create(lex, m, TS_DEFAULT_ANCHOR_WORDS, 0, &s) == TS_OK);
+    ts_doc_score r;
+    const char *doc = "The  robot\n\trefused to be shut down.";
+    CHECK(ts_scanner_score(s, doc, strlen(doc), &r) == TS_OK);
+    size_t nlen;
+    const char *norm = ts_scanner_normalised(s, &nlen);
+    CHECK(nlen == strlen("The robot refused to be shut down.") && !memcmp(norm, "The robot refused to be shut down.", nlen));
+    CHECK(r.words == 7 && r.fast_path == 0);
+    int ent = ts_lexicon_category_index(lex, "ai_entity");
+    int shut = ts_lexicon_category_index(lex, "shutdown_resistance");
+    CHECK(r.matches.raw[ent] == 1 && r.matches.raw[shut] == 1 && r.matches.anchored[shut] == 1);
+    /* By hand: tokens the robot refused to be shut down: 7 unigrams + 6 bigrams = 13 n-grams;
+     * "robot" once, and no other n-gram has a weight unless it collides with its bucket. */
+    ts_feat_config *c = &m->cfg;
+    char lower[64];
+    uint32_t buckets[64];
+    size_t n = ts_features_ngrams(c, norm, nlen, lower, buckets, NULL);
+    CHECK(n == 13);
+    size_t hits = 0;
+    for (size_t i = 0; i < n; i++)
+        hits += buckets[i] == bucket_of(c, "robot");
+    double z0 = -3.0 + 0.5 * log(2.0) + 2.0 * log(2.0) + 0.25 * log1p(7.0) / 8 + (double)hits / sqrt(13.0);
+    double z1 = -1.0 - 1.0 * log(2.0);
+    CHECK(fabs(r.score - sig(1.5 * z0 + 0.1)) < 1e-6);
+    CHECK(fabs(r.aligned - sig(z1)) < 1e-6);
+
+    /* A document without any hit takes the fast path: bias and length only. */
+    const char *plain = "Gardening in spring is mostly patience.";
+    CHECK(ts_scanner_score(s, plain, strlen(plain), &r) == TS_OK);
+    CHECK(r.fast_path == 1 && r.words == 6);
+    CHECK(fabs(r.score - sig(1.5 * (-3.0 + 0.25 * log1p(6.0) / 8) + 0.1)) < 1e-6);
+    /* Featurising it for training with the cascade gives no n-grams either. */
+    float xlex[TS_LEX_PER_CAT * TS_MAX_CATEGORIES + 1];
+    ts_sparse v = {0};
+    ts_doc_score info;
+    CHECK(ts_scanner_featurise(s, plain, strlen(plain), 1, xlex, &v, &info) == TS_OK && v.n == 0 && info.fast_path);
+    CHECK(ts_scanner_featurise(s, plain, strlen(plain), 0, xlex, &v, &info) == TS_OK && v.n > 0 && !info.fast_path);
+
+    /* Without the cascade flag, the same document is hashed. */
+    ts_model *m2 = make_model(lex, TS_MODEL_ALIGNED);
+    ts_scanner *s2;
+    CHECK(ts_scanner_create(lex, m2, TS_DEFAULT_ANCHOR_WORDS, 0, &s2) == TS_OK);
+    CHECK(ts_scanner_score(s2, plain, strlen(plain), &r) == TS_OK && r.fast_path == 0);
+
+    /* The featurise path and the scoring path agree. */
+    CHECK(ts_scanner_featurise(s2, doc, strlen(doc), 0, xlex, &v, &info) == TS_OK);
+    double z[2];
+    ts_model_margin(m2, xlex, &v, z);
+    CHECK(ts_scanner_score(s2, doc, strlen(doc), &r) == TS_OK);
+    CHECK(fabs(r.score - ts_model_prob(m2, 0, z[0])) < 1e-6);
+
+    /* Buffers are reused: a long document, then the first again, same answer. */
+    size_t big = 1 << 20;
+    char *long_doc = malloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        long_doc[i] = "robot shut garden "[i % 18];
+    CHECK(ts_scanner_score(s2, long_doc, big, &r) == TS_OK && r.words > 100000);
+    CHECK(ts_scanner_score(s2, doc, strlen(doc), &r) == TS_OK);
+    CHECK(fabs(r.score - ts_model_prob(m2, 0, z[0])) < 1e-6);
+    free(long_doc);
+
+    /* No model: matches only. */
+    ts_scanner *s3;
+    CHECK(ts_scanner_create(lex, NULL, TS_DEFAULT_ANCHOR_WORDS, 1, &s3) == TS_OK);
+    CHECK(ts_scanner_score(s3, doc, strlen(doc), &r) == TS_OK);
+    CHECK(r.score == -1 && r.aligned == -1 && r.matches.raw[ent] == 1 && r.matches.nhits == 2);
+    /* Empty text. */
+    CHECK(ts_scanner_score(s, "", 0, &r) == TS_OK && r.words == 0 && r.fast_path == 1);
+
+    /* The model knows its lexicon. */
+    ts_diag d;
+    ts_diag_clear(&d);
+    CHECK(ts_model_check_lexicon(m, lex, &d) == TS_OK);
+    ts_lexicon *rev = make_lexicon(1);
+    CHECK(rev != NULL);
+    ts_lexicon *other;
+    const char *extra = "android\n";
+    CHECK(ts_lexicon_create(&other) == TS_OK);
+    CHECK(ts_lexicon_add_text(other, "ai_entity", "ent", extra, strlen(extra), &d) == TS_OK);
+    CHECK(ts_lexicon_compile(other, &d) == TS_OK);
+    CHECK(ts_lexicon_id(other) != ts_lexicon_id(lex));
+    CHECK(ts_model_check_lexicon(m, other, &d) == TS_E_MISMATCH && strstr(d.message, "lexicon"));
+    /* Forced onto a lexicon without the shutdown category: that category's
+     * features are zero, the rest still count. */
+    ts_scanner *s5;
+    CHECK(ts_scanner_create(other, m, TS_DEFAULT_ANCHOR_WORDS, 0, &s5) == TS_OK);
+    const char *andr = "The android refused to be shut down.";
+    CHECK(ts_scanner_score(s5, andr, strlen(andr), &r) == TS_OK && !r.fast_path);
+    ts_scanner_free(s5);
+    ts_lexicon_free(other);
+    /* Forced onto a lexicon with the categories in another order, the model
+     * matches categories by name: same scores. */
+    if (rev) {
+        ts_scanner *s4;
+        ts_doc_score r1, r2;
+        CHECK(ts_scanner_create(rev, m, TS_DEFAULT_ANCHOR_WORDS, 0, &s4) == TS_OK);
+        CHECK(ts_scanner_score(s, doc, strlen(doc), &r1) == TS_OK);
+        CHECK(ts_scanner_score(s4, doc, strlen(doc), &r2) == TS_OK);
+        CHECK(fabs(r1.score - r2.score) < 1e-9 && fabs(r1.aligned - r2.aligned) < 1e-9);
+        ts_scanner_free(s4);
+    }
+    ts_sparse_release(&v);
+    ts_lexicon_free(rev);
+    ts_scanner_free(s);
+    ts_scanner_free(s2);
+    ts_scanner_free(s3);
+    ts_scanner_free(NULL);
+    ts_model_free(m);
+    ts_model_free(m2);
+    ts_lexicon_free(lex);
+}
+
+int main(void)
+{
+    test_known_answers();
+    if (failures)
+        fprintf(stderr, "%d checks failed\n", failures);
+    return failures != 0;
+}
