@@ -84,25 +84,39 @@ static inline int is_digit(uint8_t c)
     return (unsigned)(c - '0') < 10;
 }
 
-/* @return the value of a hex digit, or -1. */
-static inline int hex_val(uint8_t c)
-{
-    if ((unsigned)(c - '0') < 10)
-        return c - '0';
-    c |= 0x20;
-    if ((unsigned)(c - 'a') < 6)
-        return c - 'a' + 10;
-    return -1;
-}
+/* Hex digit values; -1 for bytes that are not hex digits. */
+static const int8_t hex_value[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 /* @return the four hex digits at p as a number, or -1. */
 static inline long hex4(const uint8_t *p)
 {
-    int a = hex_val(p[0]), b = hex_val(p[1]), c = hex_val(p[2]), d = hex_val(p[3]);
+    int a = hex_value[p[0]], b = hex_value[p[1]], c = hex_value[p[2]], d = hex_value[p[3]];
     if ((a | b | c | d) < 0)
         return -1;
     return (long)((a << 12) | (b << 8) | (c << 4) | d);
 }
+
+/* 1 for the bytes that may follow a backslash, other than 'u'. */
+static const uint8_t simple_escape[256] = {
+    ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1, ['r'] = 1, ['t'] = 1,
+};
 
 /* Length of the strictly valid UTF-8 sequence at p (p[0] >= 0x80), or 0. */
 static inline size_t utf8_len(const uint8_t *p, const uint8_t *end)
@@ -216,16 +230,23 @@ static const uint8_t *string_end(const uint8_t *p, const uint8_t *end, int *has_
             return p;
         if (c == '\\') {
             *has_esc = 1;
-            if (end - p < 2) {
-                *err = JSON_E_UNTERMINATED;
-                *errp = p;
-                return NULL;
-            }
-            switch (p[1]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                p += 2;
-                continue;
-            case 'u':
+            /* Escapes come in runs (text written with \uXXXX for every
+             * non-ASCII character): stay here while they last. */
+            do {
+                if (end - p < 2) {
+                    *err = JSON_E_UNTERMINATED;
+                    *errp = p;
+                    return NULL;
+                }
+                if (simple_escape[p[1]]) {
+                    p += 2;
+                    continue;
+                }
+                if (p[1] != 'u') {
+                    *err = JSON_E_ESCAPE;
+                    *errp = p;
+                    return NULL;
+                }
                 if (end - p < 6) {
                     *err = JSON_E_UNTERMINATED;
                     *errp = p;
@@ -237,12 +258,8 @@ static const uint8_t *string_end(const uint8_t *p, const uint8_t *end, int *has_
                     return NULL;
                 }
                 p += 6;
-                continue;
-            default:
-                *err = JSON_E_ESCAPE;
-                *errp = p;
-                return NULL;
-            }
+            } while (p < end && *p == '\\');
+            continue;
         }
         if (c < 0x20) {
             *err = JSON_E_CONTROL;
@@ -263,9 +280,10 @@ static const uint8_t *string_end(const uint8_t *p, const uint8_t *end, int *has_
     }
 }
 
-/* Decodes the escape at p (p[0] == '\\') into out (up to 4 bytes).
+/* Decodes the escape at p (p[0] == '\\') into out (up to 4 bytes, always
+ * fewer than it consumes; out is written only after the escape is read).
  * @return bytes produced and *used the bytes consumed, or a negative error. */
-static int decode_escape(const uint8_t *p, const uint8_t *end, uint8_t out[4], size_t *used)
+static inline int decode_escape(const uint8_t *p, const uint8_t *end, uint8_t *out, size_t *used)
 {
     if (end - p < 2)
         return JSON_E_ESCAPE;
@@ -650,17 +668,21 @@ ptrdiff_t json_string_decode(const char *raw, size_t raw_len, char *dst, size_t 
         }
         memmove(d, s, (size_t)(bs - s));
         d += bs - s;
-        uint8_t buf[4];
-        size_t used;
-        int n = decode_escape(bs, end, buf, &used);
-        if (n < 0) {
-            if (err_offset)
-                *err_offset = (size_t)(bs - (const uint8_t *)raw);
-            return n;
-        }
-        memcpy(d, buf, (size_t)n);
-        d += n;
-        s = bs + used;
+        s = bs;
+        do {
+            size_t used;
+            /* Straight into dst: decode_escape reads the whole escape before
+             * it writes, and writes fewer bytes than it reads, so even in
+             * place (d == s) nothing unread is overwritten. */
+            int n = decode_escape(s, end, d, &used);
+            if (n < 0) {
+                if (err_offset)
+                    *err_offset = (size_t)(s - (const uint8_t *)raw);
+                return n;
+            }
+            d += n;
+            s += used;
+        } while (s < end && *s == '\\');
     }
     return (ptrdiff_t)(d - (uint8_t *)dst);
 }

@@ -111,6 +111,20 @@ typedef struct norm_state {
     uint32_t words;
 } norm_state;
 
+/* Copies one character (1 to 4 bytes) without a call to memcpy. */
+static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+    d[0] = s[0];
+    if (n > 1) {
+        d[1] = s[1];
+        if (n > 2) {
+            d[2] = s[2];
+            if (n > 3)
+                d[3] = s[3];
+        }
+    }
+}
+
 /* Handles one character at s. @return the position after it. */
 static inline const uint8_t *normalise_one(const uint8_t *s, const uint8_t *end, norm_state *st)
 {
@@ -146,7 +160,7 @@ static inline const uint8_t *normalise_one(const uint8_t *s, const uint8_t *end,
         if (st->d > st->d0 && st->d[-1] >= 0x80 && (size_t)(end - s) > n && (s[n] & 0xC0) == 0x80) {
             st->words += (uint32_t)st->space;
             st->space = 0;
-            memcpy(st->d, s, n);
+            copy_small(st->d, s, n);
             st->d += n;
         }
         break;
@@ -158,7 +172,7 @@ static inline const uint8_t *normalise_one(const uint8_t *s, const uint8_t *end,
     default:
         st->words += (uint32_t)st->space;
         st->space = 0;
-        memcpy(st->d, s, n);
+        copy_small(st->d, s, n);
         st->d += n;
         break;
     }
@@ -210,7 +224,11 @@ size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words)
             st.words += popcount16(~sp & prev & ((1u << k) - 1));
             st.space = (int)((sp >> (k - 1)) & 1);
         }
-        s = normalise_one(s, end, &st);
+        /* Text in other scripts is runs of non-ASCII characters: take the
+         * whole run before going back to the wide check. */
+        do
+            s = normalise_one(s, end, &st);
+        while (s < end && *s >= 0x80);
     }
 #endif
     while (s < end)
