@@ -74,12 +74,14 @@ static int grow(char **buf, size_t *cap, size_t need)
     return TS_OK;
 }
 
-/* Reads into c->data until it is full or the input stops. */
-static void fill(ts_chunker *ch, ts_chunk *c)
+/* Reads into c->data until it holds `limit` bytes or the input stops. The
+ * limit comes from the data alone (never from c->cap, which depends on what
+ * the buffer held before), so the cuts are the same for any thread count. */
+static void fill(ts_chunker *ch, ts_chunk *c, size_t limit)
 {
-    while (c->len < c->cap && !ch->eof && !ch->err) {
+    while (c->len < limit && !ch->eof && !ch->err) {
         size_t got = 0;
-        int err = ts_reader_read(ch->reader, c->data + c->len, c->cap - c->len, &got, &ch->diag);
+        int err = ts_reader_read(ch->reader, c->data + c->len, limit - c->len, &got, &ch->diag);
         c->len += got;
         if (err)
             ch->err = err;
@@ -105,7 +107,7 @@ static uint64_t skip_long_line(ts_chunker *ch, ts_chunk *c)
     uint64_t total = c->len;
     for (;;) {
         c->len = 0;
-        fill(ch, c);
+        fill(ch, c, ch->chunk_size);
         if (c->len == 0)
             return total; /* the line ends with the input */
         char *nl = memchr(c->data, '\n', c->len);
@@ -129,8 +131,10 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
 {
     if (ch->finished)
         return 0;
-    size_t want = ch->chunk_size > ch->carry_len * 2 ? ch->chunk_size : ch->carry_len * 2;
-    if (grow(&c->data, &c->cap, want) != TS_OK)
+    size_t limit = ch->chunk_size > ch->carry_len * 2 ? ch->chunk_size : ch->carry_len * 2;
+    if (limit > ch->max_line + 1 && limit > ch->chunk_size)
+        limit = ch->max_line + 1 > ch->chunk_size ? ch->max_line + 1 : ch->chunk_size;
+    if (grow(&c->data, &c->cap, limit) != TS_OK)
         return TS_E_NOMEM;
     if (ch->carry_len)
         memcpy(c->data, ch->carry, ch->carry_len);
@@ -147,7 +151,7 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
     ts_diag_clear(&c->diag);
 
     for (;;) {
-        fill(ch, c);
+        fill(ch, c, limit);
         int stopped = ch->eof || ch->err;
         char *nl = c->len ? memrchr(c->data, '\n', c->len) : NULL;
         if (nl && !stopped) {
@@ -172,11 +176,11 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
             break;
         }
         /* A full buffer without a newline: one line longer than the buffer. */
-        if (c->cap < ch->max_line + 1) {
-            size_t n = c->cap * 2;
-            if (n > ch->max_line + 1)
-                n = ch->max_line + 1;
-            if (grow(&c->data, &c->cap, n) != TS_OK)
+        if (limit < ch->max_line + 1) {
+            limit *= 2;
+            if (limit > ch->max_line + 1)
+                limit = ch->max_line + 1;
+            if (grow(&c->data, &c->cap, limit) != TS_OK)
                 return TS_E_NOMEM;
             continue;
         }

@@ -23,6 +23,7 @@
 #include "tropescan.h"
 
 #define READ_BLOCK (256 * 1024)
+#define STAGE_SIZE (256 * 1024)
 
 struct ts_reader {
     int fd;
@@ -42,6 +43,11 @@ struct ts_reader {
 
     struct inflate_state *gz;
     int gz_mid_member;
+    unsigned char *stage;   /* inflated bytes not yet handed out */
+    size_t stage_pos, stage_len;
+    int stage_err;          /* the fault found after the staged bytes */
+    ts_diag stage_diag;
+    int stage_eof;
 
     int pending;            /* an error found after bytes were returned */
     ts_diag pending_diag;
@@ -145,7 +151,8 @@ int ts_reader_open(const char *path, ts_reader **out, ts_diag *diag)
         ZSTD_DCtx_setParameter(r->zstd, ZSTD_d_windowLogMax, 27);
     } else if (r->format == TS_FORMAT_GZIP) {
         r->gz = malloc(sizeof *r->gz);
-        if (!r->gz) {
+        r->stage = malloc(STAGE_SIZE);
+        if (!r->gz || !r->stage) {
             ts_reader_free(r);
             return TS_E_NOMEM;
         }
@@ -253,33 +260,32 @@ static const char *isal_error_text(int ret)
     }
 }
 
-static int read_gzip(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, ts_diag *diag)
+/* Inflates the next piece into the staging buffer. ISA-L decodes through an
+ * internal buffer when the output space is small, so what it yields before a
+ * fault depends on the output size: a fixed-size stage makes the result the
+ * same for any size the caller reads with. */
+static int gzip_stage(ts_reader *r, ts_diag *diag)
 {
     struct inflate_state *st = r->gz;
-    size_t n = 0;
-    while (n < cap) {
+    r->stage_pos = r->stage_len = 0;
+    for (;;) {
         if (r->in_pos == r->in_len) {
             if (r->in_eof)
                 break;
             int err = refill(r, diag);
-            if (err) {
-                *got = n;
+            if (err)
                 return err;
-            }
             continue;
         }
         if (!r->gz_mid_member) {
             /* A new member must start with the gzip magic. */
             if (r->in_len - r->in_pos < 2 && !r->in_eof) {
                 int err = refill(r, diag);
-                if (err) {
-                    *got = n;
+                if (err)
                     return err;
-                }
                 continue;
             }
             if (r->in_len - r->in_pos < 2 || r->in[r->in_pos] != 0x1f || r->in[r->in_pos + 1] != 0x8b) {
-                *got = n;
                 set_diag(r, diag, r->bytes_in, "%s", "trailing data after the last gzip member");
                 return TS_E_DECOMPRESS;
             }
@@ -288,36 +294,63 @@ static int read_gzip(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, 
             r->gz_mid_member = 1;
         }
         size_t avail = r->in_len - r->in_pos;
-        size_t room = cap - n;
-        if (room > UINT32_MAX)
-            room = UINT32_MAX;
+        size_t room = STAGE_SIZE - r->stage_len;
         st->next_in = r->in + r->in_pos;
         st->avail_in = (uint32_t)avail;
-        st->next_out = buf + n;
+        st->next_out = r->stage + r->stage_len;
         st->avail_out = (uint32_t)room;
         int ret = isal_inflate(st);
         size_t used = avail - st->avail_in;
         size_t made = room - st->avail_out;
         r->in_pos += used;
         r->bytes_in += used;
-        n += made;
+        r->stage_len += made;
         if (ret < 0) {
-            *got = n;
             set_diag(r, diag, r->bytes_in, "corrupt gzip data: %s", isal_error_text(ret));
             return TS_E_DECOMPRESS;
         }
-        if (st->block_state == ISAL_BLOCK_FINISH) {
+        if (st->block_state == ISAL_BLOCK_FINISH)
             r->gz_mid_member = 0;
-            continue;
-        }
+        if (r->stage_len == STAGE_SIZE)
+            return TS_OK;
         if (used == 0 && made == 0 && r->in_eof && r->in_pos == r->in_len)
             break;
     }
-    *got = n;
-    if (n < cap && r->gz_mid_member && r->in_eof && r->in_pos == r->in_len) {
+    if (r->gz_mid_member) {
         set_diag(r, diag, r->bytes_in, "%s", "truncated gzip stream: the input ends inside a member");
         return TS_E_TRUNCATED;
     }
+    return TS_OK;
+}
+
+static int read_gzip(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, ts_diag *diag)
+{
+    size_t n = 0;
+    while (n < cap) {
+        if (r->stage_pos < r->stage_len) {
+            size_t take = r->stage_len - r->stage_pos;
+            if (take > cap - n)
+                take = cap - n;
+            memcpy(buf + n, r->stage + r->stage_pos, take);
+            r->stage_pos += take;
+            n += take;
+            continue;
+        }
+        if (r->stage_err) {
+            /* Everything before the fault has been handed out. */
+            *got = n;
+            if (diag)
+                *diag = r->stage_diag;
+            return r->stage_err;
+        }
+        if (r->stage_eof)
+            break;
+        ts_diag_clear(&r->stage_diag);
+        r->stage_err = gzip_stage(r, &r->stage_diag);
+        if (!r->stage_err && r->stage_len == 0)
+            r->stage_eof = 1;
+    }
+    *got = n;
     return TS_OK;
 }
 
@@ -368,6 +401,7 @@ void ts_reader_free(ts_reader *r)
         close(r->fd);
     ZSTD_freeDCtx(r->zstd);
     free(r->gz);
+    free(r->stage);
     free(r->in);
     free(r);
 }

@@ -272,8 +272,12 @@ class ScanTest(unittest.TestCase):
         for i in range(3):
             raw = ("\n".join(gen_docs(2500, 10 + i)) + "\n").encode()
             self.write(f"s{i}.jsonl.zst", zstd_compress(raw, frames=2))
-        big = ("\n".join(gen_docs(20000, 20)) + "\n").encode()
-        self.write("big.jsonl", big)
+        big = gen_docs(20000, 20)
+        # Some documents longer than a chunk: buffers grow for them, and the
+        # cuts after them must not depend on which thread's buffer grew.
+        for k in range(0, 20000, 1500):
+            big[k] = json.dumps({"id": f"long{k}", "text": "robot " * (20000 + 7 * k)})
+        self.write("big.jsonl", ("\n".join(big) + "\n").encode())
         outs = []
         for j in (1, 2, 3, 8):
             out = self.tmp / f"out{j}"
