@@ -46,6 +46,10 @@ typedef struct stats {
     uint64_t cat_docs[TS_MAX_CATEGORIES];
     uint64_t cat_anchored[TS_MAX_CATEGORIES];
     uint64_t docs, skipped, errors, bytes;
+    /* Documents with a hit (an anchored hit) of any trope: every category
+     * but ai_entity (the anchor) and aligned_ai (the counter-trope). */
+    uint64_t any_trope, any_anchored;
+    int entity, aligned;
 } stats;
 
 static int cmp_order(const void *a, const void *b, void *ctx)
@@ -81,6 +85,14 @@ static double share(uint64_t n, uint64_t d)
 
 static int run_check(const ts_lexicon *lex)
 {
+    /* Also compile the start-of-match database (spans, for explain), which
+     * the other commands compile only on demand, so its errors show here. */
+    ts_diag diag;
+    int err = ts_lexicon_compile_spans(lex, &diag);
+    if (err) {
+        cli_diag_error(&diag, err);
+        return EXIT_FATAL;
+    }
     uint32_t per[TS_MAX_CATEGORIES] = {0};
     uint32_t n = ts_lexicon_npatterns(lex);
     for (uint32_t i = 0; i < n; i++) {
@@ -154,10 +166,17 @@ static int scan_file(stats *st, ts_matcher *m, const char *path, const char *tex
                 p->docs++;
             }
         }
+        int trope = 0, anchored = 0;
         for (uint32_t c = 0; c < r.ncategories; c++) {
             st->cat_docs[c] += r.raw[c] != 0;
             st->cat_anchored[c] += r.anchored[c] != 0;
+            if ((int)c != st->entity && (int)c != st->aligned) {
+                trope |= r.raw[c] != 0;
+                anchored |= r.anchored[c] != 0;
+            }
         }
+        st->any_trope += trope;
+        st->any_anchored += anchored;
     }
     if (k < 0)
         rc = EXIT_INPUT_FAILED;
@@ -176,6 +195,8 @@ static void print_text(const stats *st, uint64_t top)
         printf("%-24s %10" PRIu64 " %7.4f %10" PRIu64 " %7.4f\n", ts_lexicon_category_name(lex, c),
                st->cat_docs[c], share(st->cat_docs[c], st->docs), st->cat_anchored[c],
                share(st->cat_anchored[c], st->docs));
+    printf("%-24s %10" PRIu64 " %7.4f %10" PRIu64 " %7.4f\n", "any trope", st->any_trope,
+           share(st->any_trope, st->docs), st->any_anchored, share(st->any_anchored, st->docs));
     printf("\n%10s %7s %10s  %-20s %s\n", "docs_hit", "share", "hits", "category", "pattern (file:line)");
     uint32_t n = ts_lexicon_npatterns(lex);
     for (uint32_t k = 0; k < n && k < top; k++) {
@@ -193,8 +214,9 @@ static void print_json(const stats *st, uint64_t top)
 {
     const ts_lexicon *lex = st->lex;
     printf("{\"lexicon_id\":\"%016" PRIx64 "\",\"documents\":%" PRIu64 ",\"skipped\":%" PRIu64
-           ",\"errors\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"categories\":[",
-           ts_lexicon_id(lex), st->docs, st->skipped, st->errors, st->bytes);
+           ",\"errors\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"docs_any_trope\":%" PRIu64
+           ",\"docs_any_trope_anchored\":%" PRIu64 ",\"categories\":[",
+           ts_lexicon_id(lex), st->docs, st->skipped, st->errors, st->bytes, st->any_trope, st->any_anchored);
     for (uint32_t c = 0; c < ts_lexicon_ncategories(lex); c++) {
         printf("%s{\"name\":", c ? "," : "");
         json_string(stdout, ts_lexicon_category_name(lex, c));
@@ -239,6 +261,8 @@ static int run_stats(const ts_lexicon *lex, int nfiles, char **files, const char
         }
     }
     stats st = {.lex = lex};
+    st.entity = ts_lexicon_category_index(lex, "ai_entity");
+    st.aligned = ts_lexicon_category_index(lex, "aligned_ai");
     uint32_t n = ts_lexicon_npatterns(lex);
     st.pat = calloc(n ? n : 1, sizeof *st.pat);
     st.order = malloc((n ? n : 1) * sizeof *st.order);

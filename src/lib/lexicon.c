@@ -54,6 +54,10 @@ int ts_lexicon_create(ts_lexicon **out)
     if (!lex)
         return TS_E_NOMEM;
     lex->entity = -1;
+    if (pthread_mutex_init(&lex->som_lock, NULL)) {
+        free(lex);
+        return TS_E_NOMEM;
+    }
     *out = lex;
     return TS_OK;
 }
@@ -78,6 +82,8 @@ void ts_lexicon_free(ts_lexicon *lex)
     hs_free_database(lex->db);
     hs_free_database(lex->db_som);
     hs_free_scratch(lex->scratch);
+    hs_free_scratch(lex->scratch_som);
+    pthread_mutex_destroy(&lex->som_lock);
     free(lex);
 }
 
@@ -801,35 +807,21 @@ int ts_lexicon_compile(ts_lexicon *lex, ts_diag *diag)
             rc = hs_fail(lex, cerr, 0, diag);
             goto done;
         }
-        /* Spans need Hyperscan's start-of-match mode, which costs at scan
-         * time; a second database keeps the fast one free of it. It is
-         * compiled now (it takes about as long as the first) so that a
-         * pattern it rejects is reported here, with its line. */
-        for (uint32_t i = 0; i < n; i++)
-            flags[i] |= HS_FLAG_SOM_LEFTMOST;
-        cerr = NULL;
-        if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &lex->db_som, &cerr) != HS_SUCCESS) {
-            rc = hs_fail(lex, cerr, 1, diag);
-            goto done;
-        }
-        if (hs_alloc_scratch(lex->db, &lex->scratch) != HS_SUCCESS ||
-            hs_alloc_scratch(lex->db_som, &lex->scratch) != HS_SUCCESS) {
+        if (hs_alloc_scratch(lex->db, &lex->scratch) != HS_SUCCESS) {
             diag_set(diag, "", 0, UINT64_MAX, "Hyperscan cannot allocate scratch space");
             rc = TS_E_HYPERSCAN;
             goto done;
         }
-        if (hs_database_size(lex->db, &lex->db_size) != HS_SUCCESS ||
-            hs_database_size(lex->db_som, &lex->db_som_size) != HS_SUCCESS)
-            lex->db_size = lex->db_som_size = 0;
+        if (hs_database_size(lex->db, &lex->db_size) != HS_SUCCESS)
+            lex->db_size = 0;
     }
     lex->compiled = 1;
 
 done:
     if (rc) {
         hs_free_database(lex->db);
-        hs_free_database(lex->db_som);
         hs_free_scratch(lex->scratch);
-        lex->db = lex->db_som = NULL;
+        lex->db = NULL;
         lex->scratch = NULL;
         free(lex->pat_cat);
         lex->pat_cat = NULL;
@@ -839,6 +831,65 @@ done:
     free(exprs);
     free(flags);
     free(ids);
+    return rc;
+}
+
+/* Spans need Hyperscan's start-of-match mode, which costs at scan time; a
+ * second database keeps the fast one free of it. */
+static int compile_som(ts_lexicon *lex, ts_diag *diag)
+{
+    uint32_t n = lex->npat;
+    if (!n)
+        return TS_OK;
+    const char **exprs = malloc(n * sizeof *exprs);
+    unsigned *flags = malloc(n * sizeof *flags);
+    unsigned *ids = malloc(n * sizeof *ids);
+    int rc = TS_OK;
+    if (!exprs || !flags || !ids) {
+        rc = TS_E_NOMEM;
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        exprs[i] = lex->pat[i].expr;
+        flags[i] = (lex->pat[i].flags & TS_PAT_CASED ? 0 : HS_FLAG_CASELESS) | HS_FLAG_SOM_LEFTMOST;
+        ids[i] = i;
+    }
+    hs_compile_error_t *cerr = NULL;
+    if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &lex->db_som, &cerr) != HS_SUCCESS) {
+        lex->db_som = NULL;
+        rc = hs_fail(lex, cerr, 1, diag);
+        goto done;
+    }
+    if (hs_alloc_scratch(lex->db_som, &lex->scratch_som) != HS_SUCCESS) {
+        diag_set(diag, "", 0, UINT64_MAX, "Hyperscan cannot allocate scratch space");
+        rc = TS_E_HYPERSCAN;
+        goto done;
+    }
+    if (hs_database_size(lex->db_som, &lex->db_som_size) != HS_SUCCESS)
+        lex->db_som_size = 0;
+done:
+    free(exprs);
+    free(flags);
+    free(ids);
+    return rc;
+}
+
+int ts_lexicon_compile_spans(const ts_lexicon *clex, ts_diag *diag)
+{
+    ts_diag_clear(diag);
+    if (!clex || !clex->compiled)
+        return TS_E_INVALID;
+    /* The lazily built part of an otherwise immutable object. */
+    ts_lexicon *lex = (ts_lexicon *)clex;
+    pthread_mutex_lock(&lex->som_lock);
+    if (lex->som_state == 0) {
+        int rc = compile_som(lex, &lex->som_diag);
+        lex->som_state = rc ? rc : 1;
+    }
+    int rc = lex->som_state < 0 ? lex->som_state : TS_OK;
+    if (rc && diag)
+        *diag = lex->som_diag;
+    pthread_mutex_unlock(&lex->som_lock);
     return rc;
 }
 
@@ -893,5 +944,10 @@ size_t ts_lexicon_db_size(const ts_lexicon *lex, int som)
 {
     if (!lex)
         return 0;
-    return som ? lex->db_som_size : lex->db_size;
+    if (!som)
+        return lex->db_size;
+    pthread_mutex_lock((pthread_mutex_t *)&lex->som_lock);
+    size_t n = lex->db_som_size;
+    pthread_mutex_unlock((pthread_mutex_t *)&lex->som_lock);
+    return n;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <hs/hs.h>
 
 #include "tropescan.h"
@@ -45,12 +47,28 @@ struct ts_lexicon {
     int entity;                     /* index of `ai_entity`, or -1 */
     uint32_t *pat_cat;              /* category of each pattern id (for the match callback) */
     hs_database_t *db;              /* end offsets only: the fast one */
-    hs_database_t *db_som;          /* HS_FLAG_SOM_LEFTMOST, for matchers that want spans */
-    hs_scratch_t *scratch;          /* prototype for both databases, cloned per matcher */
-    size_t db_size, db_som_size;
+    hs_scratch_t *scratch;          /* prototype for db, cloned per matcher */
+    size_t db_size;
+    /* The start-of-match database, for matchers that want spans. It takes
+     * about twice as long to compile as db, and most runs never need it, so
+     * it is compiled on first use; the mutex makes that safe while the
+     * lexicon is otherwise shared read-only. */
+    pthread_mutex_t som_lock;
+    int som_state;                  /* 0 not yet, 1 compiled, < 0 the TS_E_* it failed with */
+    hs_database_t *db_som;
+    hs_scratch_t *scratch_som;
+    size_t db_som_size;
+    ts_diag som_diag;               /* why it failed */
 };
 
-/* Sizes of the compiled databases in bytes (0 before compile or when empty). */
+/* Sizes of the compiled databases in bytes (0 before compile, when empty, or
+ * for the start-of-match one before ts_lexicon_compile_spans). */
 size_t ts_lexicon_db_size(const ts_lexicon *lex, int som);
+
+/* Compiles the start-of-match database (once; later calls return the first
+ * result). Thread-safe on a compiled lexicon.
+ * @return TS_OK, TS_E_INVALID (not compiled), TS_E_LEXICON / TS_E_HYPERSCAN
+ * (diag names the pattern's file and line), TS_E_NOMEM. */
+int ts_lexicon_compile_spans(const ts_lexicon *lex, ts_diag *diag);
 
 #endif

@@ -49,8 +49,18 @@ int ts_matcher_create(const ts_lexicon *lex, int want_spans, uint32_t anchor_wor
     m->spans = want_spans != 0;
     m->anchor_words = anchor_words;
     m->ncat = lex->ncat;
+    hs_scratch_t *proto = lex->scratch;
+    if (want_spans) {
+        int rc = ts_lexicon_compile_spans(lex, NULL);
+        if (rc) {
+            free(m);
+            return rc;
+        }
+        proto = lex->scratch_som;
+    }
+    /* After ts_lexicon_compile_spans these never change again. */
     m->db = want_spans ? lex->db_som : lex->db;
-    if (lex->scratch && hs_clone_scratch(lex->scratch, &m->scratch) != HS_SUCCESS) {
+    if (proto && hs_clone_scratch(proto, &m->scratch) != HS_SUCCESS) {
         free(m);
         return TS_E_NOMEM;
     }
