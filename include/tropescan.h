@@ -181,7 +181,9 @@ void ts_matcher_free(ts_matcher *m);
  *   - U+00AD (soft hyphen) and U+200B..U+200D, U+2060, U+FEFF (zero width) are removed;
  *   - NUL becomes a space (it is white space to a reader).
  * Everything else is copied unchanged (case is left alone: matching is caseless).
- * The output is never longer than the input.
+ * The output is never longer than the input: dst must hold len bytes and
+ * must not overlap src. Normalising twice gives the same text as once, for
+ * any bytes.
  * @return the normalised length; *words receives the number of words
  * (runs of non-space) when words is not NULL. */
 size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words);

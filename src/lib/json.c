@@ -24,7 +24,6 @@
 #endif
 
 /* Paths are tracked in one 64-bit mask; paths beyond the 64th stay missing. */
-#define JSON_MAX_PATHS 64
 
 int json_path_parse(const char *dotted, json_path *out)
 {

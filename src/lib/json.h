@@ -27,6 +27,7 @@
 
 #define JSON_PATH_MAX 8     /* segments in a dotted path */
 #define JSON_MAX_DEPTH 64   /* nesting of objects and arrays */
+#define JSON_MAX_PATHS 64   /* paths per call; out[i] for i >= 64 stays JSON_MISSING */
 
 typedef struct json_path {
     int depth;                         /* number of segments */
@@ -75,7 +76,8 @@ const char *json_error_name(int err);
  * ordinary bytes, and thus errors) as one JSON object and fills out[i] for
  * paths[i].
  * @return JSON_OK or a negative json_error; *err_offset gets the byte offset
- * in the line where the error was found.
+ * in the line where the error was found. On error every out[i] is reset to
+ * JSON_MISSING.
  */
 int json_extract(const char *line, size_t len, const json_path *paths, size_t npaths,
                  json_field *out, size_t *err_offset);
@@ -83,7 +85,7 @@ int json_extract(const char *line, size_t len, const json_path *paths, size_t np
 /*
  * Decodes a string body (as found by json_extract) into dst, which must hold
  * raw_len bytes (decoding never grows). Handles every escape, including
- * \uXXXX with surrogate pairs.
+ * \uXXXX with surrogate pairs. dst may be raw itself (decoding in place).
  * @return the decoded length (>= 0), or JSON_E_SURROGATE / JSON_E_ESCAPE with
  * *err_offset set to the offset within raw.
  */
