@@ -792,7 +792,8 @@ int ts_lexicon_compile(ts_lexicon *lex, ts_diag *diag)
         for (uint32_t i = 0; i < n; i++)
             if (lex->pat[i].category == c)
                 grouped[k++] = lex->pat[i];
-    memcpy(lex->pat, grouped, n * sizeof *grouped);
+    if (n)
+        memcpy(lex->pat, grouped, n * sizeof *grouped);
     lex->id = compute_id(lex);
     lex->entity = ts_lexicon_category_index(lex, "ai_entity");
     for (uint32_t i = 0; i < n; i++) {
