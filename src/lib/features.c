@@ -163,31 +163,42 @@ size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t le
 }
 
 size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
-                             const float *w, double z[TS_NHEADS])
+                             const float *w, uint32_t *seen, uint32_t *gen, double z[TS_NHEADS])
 {
-    size_t n = 0;
-    /* Two float sums: with N up to a few million, float would drift; double
-     * keeps the result equal (to rounding) to the sparse path of training. */
+    size_t d = 0;
+    /* Double sums: the result must equal (to rounding) the sparse path of
+     * training, whatever the number of distinct buckets. */
     double s0 = 0, s1 = 0;
     const float *wb = w + (size_t)TS_NHEADS * ts_feat_nlex(cfg);
+    /* A bucket counts once per document: seen[b] == g marks it. A new
+     * generation per document avoids clearing the array. */
+    uint32_t g = ++*gen;
+    if (g == 0) {
+        memset(seen, 0, (size_t)cfg->nbuckets * sizeof *seen);
+        g = *gen = 1;
+    }
     lowercase(text, len, lower);
 #define EMIT_DOT(b, s, e)                                                           \
     do {                                                                            \
-        const float *w_ = wb + (size_t)TS_NHEADS * (b);                             \
-        s0 += w_[0];                                                                \
-        s1 += w_[1];                                                                \
-        n++;                                                                        \
+        uint32_t b_ = (b);                                                          \
+        if (seen[b_] != g) {                                                        \
+            const float *w_ = wb + (size_t)TS_NHEADS * b_;                          \
+            seen[b_] = g;                                                           \
+            s0 += w_[0];                                                            \
+            s1 += w_[1];                                                            \
+            d++;                                                                    \
+        }                                                                           \
         (void)(s);                                                                  \
         (void)(e);                                                                  \
     } while (0)
     TS_TOKENISE(cfg, lower, len, EMIT_DOT);
 #undef EMIT_DOT
-    if (n) {
-        double k = 1.0 / sqrt((double)n);
+    if (d) {
+        double k = 1.0 / sqrt((double)d);
         z[0] += s0 * k;
         z[1] += s1 * k;
     }
-    return n;
+    return d;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -216,14 +227,14 @@ int ts_sparse_from_buckets(ts_sparse *v, uint32_t *buckets, size_t n)
         v->val = val;
         v->cap = (uint32_t)distinct;
     }
-    double k = 1.0 / sqrt((double)n);
+    float k = (float)(1.0 / sqrt((double)distinct));
     size_t j = 0;
     for (size_t i = 0; i < n;) {
         size_t r = i + 1;
         while (r < n && buckets[r] == buckets[i])
             r++;
         v->idx[j] = buckets[i];
-        v->val[j] = (float)((double)(r - i) * k);
+        v->val[j] = k;
         j++;
         i = r;
     }

@@ -29,9 +29,11 @@
  *     little-endian uint64 (bigrams cross sentence punctuation: only the
  *     token sequence counts).
  *     bucket = hash & (nbuckets - 1); nbuckets is a power of two.
- *     Value of a bucket: (occurrences of n-grams hashed to it) / sqrt(N),
- *     N = number of unigrams + bigrams in the document (0 if N = 0), so the
- *     hashed part of the score does not grow with document length.
+ *     Value of a bucket: 1 / sqrt(D) if any n-gram of the document hashes to
+ *     it, else 0; D = number of distinct buckets hit (binary bag of n-grams,
+ *     L2-normalised). Binary, because with counts the function words ("the"
+ *     x 80) swamp the content words; normalised, so the hashed part of the
+ *     score does not grow with document length.
  *
  * Cascade (model flag TS_MODEL_CASCADE): a document with no lexicon hit in
  * any category gets no n-gram features at all (N treated as 0), in training
@@ -110,12 +112,14 @@ size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t le
                           uint32_t *buckets, ts_ngram *spans);
 
 /*
- * The hot path: adds the n-gram part of z for both heads, sum of
- * w[2 * (nlex + bucket) + h] / sqrt(N) over all n-grams, without storing them.
- * lower must hold len bytes. @return N.
+ * The hot path: adds the n-gram part of z for both heads, the sum of
+ * w[2 * (nlex + bucket) + h] / sqrt(D) over the distinct buckets hit, without
+ * storing the n-grams. lower must hold len bytes; seen (nbuckets entries,
+ * zeroed once) and *gen are the caller's per-thread state for counting each
+ * bucket once. @return D.
  */
 size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
-                             const float *w, double z[TS_NHEADS]);
+                             const float *w, uint32_t *seen, uint32_t *gen, double z[TS_NHEADS]);
 
 /* A sparse feature vector (hashed part), buckets sorted and distinct. */
 typedef struct ts_sparse {
@@ -124,8 +128,8 @@ typedef struct ts_sparse {
     float *val;
 } ts_sparse;
 
-/* Turns a bucket list (from ts_features_ngrams) into a sparse vector,
- * sorting buckets in place. @return TS_OK or TS_E_NOMEM. */
+/* Turns a bucket list (from ts_features_ngrams) into a sparse vector (each
+ * distinct bucket 1 / sqrt(distinct buckets)), sorting buckets in place. @return TS_OK or TS_E_NOMEM. */
 int ts_sparse_from_buckets(ts_sparse *v, uint32_t *buckets, size_t n);
 void ts_sparse_release(ts_sparse *v);
 

@@ -20,6 +20,8 @@ struct ts_scanner {
     uint32_t *buckets;              /* n-gram list (featurise only) */
     size_t cap;                     /* bytes of norm and lower; entries of buckets - 1 */
     size_t bucket_cap;
+    uint32_t *seen;                 /* per bucket: the generation that last hit it */
+    uint32_t gen;
     float xlex[TS_LEX_PER_CAT * TS_MAX_CATEGORIES + 1];
 };
 
@@ -73,8 +75,13 @@ static int scanner_new(const ts_lexicon *lex, const ts_model *model, const ts_fe
         s->has_cfg = 1;
         ts_feat_catmap(&s->cfg, lex, s->catmap);
     }
+    if (cfg && !(s->seen = calloc(cfg->nbuckets, sizeof *s->seen))) {
+        free(s);
+        return TS_E_NOMEM;
+    }
     int err = ts_matcher_create(lex, want_spans, anchor_words, &s->matcher);
     if (err) {
+        free(s->seen);
         free(s);
         return err;
     }
@@ -106,6 +113,7 @@ void ts_scanner_free(ts_scanner *s)
     free(s->norm);
     free(s->lower);
     free(s->buckets);
+    free(s->seen);
     free(s);
 }
 
@@ -169,7 +177,7 @@ int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *
     if (!any && (m->flags & TS_MODEL_CASCADE))
         out->fast_path = 1;
     else
-        ts_features_ngram_dot(&s->cfg, s->norm, s->norm_len, s->lower, m->w, z);
+        ts_features_ngram_dot(&s->cfg, s->norm, s->norm_len, s->lower, m->w, s->seen, &s->gen, z);
     out->score = ts_model_prob(m, TS_HEAD_SCORE, z[0]);
     if (m->flags & TS_MODEL_ALIGNED)
         out->aligned = ts_model_prob(m, TS_HEAD_ALIGNED, z[1]);

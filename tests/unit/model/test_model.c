@@ -111,12 +111,21 @@ static void test_dot_vs_sparse(void)
         if (j)
             CHECK(v.idx[j] > v.idx[j - 1]);
     }
-    CHECK(fabs(total - (double)n / sqrt((double)n)) < 1e-4);
+    /* binary and L2-normalised: every distinct bucket 1 / sqrt(distinct) */
+    CHECK(fabs(total - sqrt((double)v.n)) < 1e-4);
+    for (uint32_t j = 0; j < v.n; j++)
+        CHECK(fabsf(v.val[j] - (float)(1 / sqrt((double)v.n))) < 1e-7);
     float xlex[TS_LEX_PER_CAT * 2 + 1] = {0};
     double z1[2], z2[2] = {0, 0};
     ts_model_margin(m, xlex, &v, z1);
-    ts_features_ngram_dot(&c, text, len, lower, m->w, z2);
+    uint32_t seen[64] = {0}, gen = 0;
+    CHECK(ts_features_ngram_dot(&c, text, len, lower, m->w, seen, &gen, z2) == v.n);
     CHECK(fabs(z1[0] - z2[0]) < 1e-5 && fabs(z1[1] - z2[1]) < 1e-5);
+    /* Again (a new generation): same answer; and after the generation wraps. */
+    double z3[2] = {0, 0};
+    gen = UINT32_MAX;
+    CHECK(ts_features_ngram_dot(&c, text, len, lower, m->w, seen, &gen, z3) == v.n && gen == 1);
+    CHECK(z3[0] == z2[0] && z3[1] == z2[1]);
     ts_sparse_release(&v);
     ts_model_free(m);
 }
@@ -172,8 +181,8 @@ static void test_known_answer(void)
     CHECK(ts_sparse_from_buckets(&v, buckets, n) == TS_OK);
     double z[2];
     ts_model_margin(m, xlex, &v, z);
-    /* z0 = -1 + 1.5 ln 2 + 3 * 2 / sqrt(2) */
-    double z0 = -1 + 1.5 * log(2.0) + 3.0 * 2 / sqrt(2.0);
+    /* z0 = -1 + 1.5 ln 2 + 3 * 1 / sqrt(1): "robot" twice is one bucket, value 1 */
+    double z0 = -1 + 1.5 * log(2.0) + 3.0;
     double z1 = 0.5 - 0.5 * log(2.0);
     CHECK(fabs(z[0] - z0) < 1e-5);
     CHECK(fabs(z[1] - z1) < 1e-5);
@@ -366,6 +375,8 @@ static void test_training(void)
     /* Separable: every training and validation document on the right side. */
     const ts_dataset *sets[2] = {tr, va};
     char text[1024], lower[1024];
+    static uint32_t seen[1024];
+    uint32_t gen = 0;
     for (int si = 0; si < 2; si++) {
         uint64_t seed = si == 0 ? 1 : 2;
         size_t n = ts_dataset_size(sets[si]), wrong = 0;
@@ -375,7 +386,7 @@ static void test_training(void)
             double z[2] = {m1->bias[0], m1->bias[1]};
             z[0] += m1->w[2 * (ts_feat_nlex(&c) - 1)] * (float)(log1p(30) / 8);
             z[1] += m1->w[2 * (ts_feat_nlex(&c) - 1) + 1] * (float)(log1p(30) / 8);
-            ts_features_ngram_dot(&c, text, strlen(text), lower, m1->w, z);
+            ts_features_ngram_dot(&c, text, strlen(text), lower, m1->w, seen, &gen, z);
             double p0 = ts_model_prob(m1, 0, z[0]), p1 = ts_model_prob(m1, 1, z[1]);
             wrong += (p0 > 0.5) != (cls == 1);
             wrong += (p1 > 0.5) != (cls == 2);
