@@ -33,6 +33,7 @@ typedef struct contrib {
     int lex;                 /* lexicon feature index, or -1 for an n-gram */
     uint32_t start, end;     /* n-gram: a representative occurrence in the lowered text */
     uint32_t bucket;
+    uint32_t others;         /* n-gram: other distinct n-grams sharing the bucket */
 } contrib;
 
 typedef struct explainer {
@@ -77,18 +78,26 @@ static int cmp_contrib(const void *a, const void *b)
     return (p->start > q->start) - (p->start < q->start);
 }
 
-/* Sort occurrences by (n-gram text) so equal n-grams group together. */
+/* Occurrences sorted by bucket, then n-gram text, then position. */
 static const char *sort_text;
-static int cmp_span(const void *a, const void *b)
+static int cmp_span_text(const ts_ngram *p, const ts_ngram *q)
 {
-    const ts_ngram *p = a, *q = b;
     size_t lp = p->end - p->start, lq = q->end - q->start;
     size_t l = lp < lq ? lp : lq;
     int c = memcmp(sort_text + p->start, sort_text + q->start, l);
     if (c)
         return c;
-    if (lp != lq)
-        return (lp > lq) - (lp < lq);
+    return (lp > lq) - (lp < lq);
+}
+
+static int cmp_span_bucket(const void *a, const void *b)
+{
+    const ts_ngram *p = a, *q = b;
+    if (p->bucket != q->bucket)
+        return (p->bucket > q->bucket) - (p->bucket < q->bucket);
+    int c = cmp_span_text(p, q);
+    if (c)
+        return c;
     return (p->start > q->start) - (p->start < q->start);
 }
 
@@ -224,7 +233,7 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
     for (uint32_t i = 0; i < nlex; i++) {
         if (e->xlex[i] == 0)
             continue;
-        contrib c = {{m->w[2 * i] * e->xlex[i], m->w[2 * i + 1] * e->xlex[i]}, e->xlex[i], (int)i, 0, 0, 0};
+        contrib c = {{m->w[2 * i] * e->xlex[i], m->w[2 * i + 1] * e->xlex[i]}, e->xlex[i], (int)i, 0, 0, 0, 0};
         if (push_contrib(e, &c))
             return TS_E_NOMEM;
     }
@@ -244,20 +253,24 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
             e->cap = nlen + 1;
         }
         size_t n = ts_features_ngrams(&m->cfg, norm, nlen, e->lower, e->buckets, e->spans);
-        double k = n ? 1.0 / sqrt((double)n) : 0;
+        /* A bucket counts once (binary features, model.h): its contribution
+         * is w / sqrt(D), D distinct buckets, named by its first n-gram. */
         sort_text = e->lower;
-        qsort(e->spans, n, sizeof *e->spans, cmp_span);
+        qsort(e->spans, n, sizeof *e->spans, cmp_span_bucket);
+        size_t d = 0;
+        for (size_t i = 0; i < n; i++)
+            d += i == 0 || e->spans[i].bucket != e->spans[i - 1].bucket;
+        double k = d ? 1.0 / sqrt((double)d) : 0;
         const float *wb = m->w + (size_t)TS_NHEADS * nlex;
         for (size_t i = 0; i < n;) {
-            size_t j = i + 1;
-            while (j < n && e->spans[j].end - e->spans[j].start == e->spans[i].end - e->spans[i].start &&
-                   !memcmp(e->lower + e->spans[j].start, e->lower + e->spans[i].start,
-                           e->spans[i].end - e->spans[i].start))
+            size_t j = i + 1, others = 0;
+            while (j < n && e->spans[j].bucket == e->spans[i].bucket) {
+                others += cmp_span_text(&e->spans[j], &e->spans[j - 1]) != 0;
                 j++;
+            }
             const float *w = wb + (size_t)TS_NHEADS * e->spans[i].bucket;
-            double occ = (double)(j - i);
-            contrib c = {{w[0] * occ * k, w[1] * occ * k}, occ, -1, e->spans[i].start, e->spans[i].end,
-                         e->spans[i].bucket};
+            contrib c = {{w[0] * k, w[1] * k}, (double)(j - i), -1, e->spans[i].start, e->spans[i].end,
+                         e->spans[i].bucket, (uint32_t)others};
             if (push_contrib(e, &c))
                 return TS_E_NOMEM;
             i = j;
@@ -311,7 +324,7 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
                 if (c->lex >= 0)
                     printf("  (value %.3f)\n", c->x);
                 else
-                    printf("  (x%.0f, bucket %u)\n", c->x, c->bucket);
+                    printf("  (x%.0f, bucket %u%s)\n", c->x, c->bucket, c->others ? ", shared with other n-grams" : "");
             }
             shown++;
         }
