@@ -10,6 +10,8 @@
  *   - the decompressed bytes and the final error are the same whatever the
  *     read sizes (one-byte reads, odd sizes, large reads): chunk boundaries
  *     depend only on the data, as reader.c promises;
+ *   - every byte counted as returned was written (each run fills its buffer
+ *     with a different byte first);
  *   - a read never returns more than asked, and fills the buffer unless the
  *     input ends: after a short read the next read returns nothing (or the
  *     error found after the bytes that came before it);
@@ -98,6 +100,9 @@ static void read_all(const char *path, size_t file_size, int seed, result *res)
     res->out = malloc(OUT_LIMIT + (1u << 17));
     if (!res->out)
         abort();
+    /* Different filler for each run: a byte counted in `got` but never
+     * written would differ between the runs and be caught. */
+    memset(res->out, seed == 0 ? 0xA5 : 0x5A, OUT_LIMIT + (1u << 17));
     ts_reader *r = NULL;
     ts_diag diag;
     if (ts_reader_open(path, &r, &diag) != TS_OK)
