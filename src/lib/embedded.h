@@ -3,6 +3,7 @@
 #define TS_EMBEDDED_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ts_embedded_file {
     const char *name;   /* "<category>.txt" */
@@ -12,6 +13,15 @@ typedef struct ts_embedded_file {
 
 extern const ts_embedded_file ts_default_lexicon[];
 extern const size_t ts_default_lexicon_count;
+
+/* The default lexicon's Hyperscan databases, compiled and serialized at build
+ * time by gen_lexicon_db.c (sizes are 0 in that generator itself), for the
+ * lexicon whose id is ts_default_lexicon_db_id. */
+extern const uint64_t ts_default_lexicon_db_id;
+extern const unsigned char *const ts_default_lexicon_db;
+extern const size_t ts_default_lexicon_db_size;
+extern const unsigned char *const ts_default_lexicon_db_som;
+extern const size_t ts_default_lexicon_db_som_size;
 
 extern const unsigned char *const ts_default_model;
 extern const size_t ts_default_model_size;

@@ -24,6 +24,8 @@
 #include "embedded.h"
 #include "lexicon_internal.h"
 
+static int load_prebuilt(const ts_lexicon *lex, const unsigned char *bytes, size_t size, hs_database_t **db);
+
 /* ------------------------------------------------------------ diagnostics */
 
 static void diag_set(ts_diag *diag, const char *file, uint64_t line, uint64_t offset,
@@ -802,9 +804,12 @@ int ts_lexicon_compile(ts_lexicon *lex, ts_diag *diag)
         ids[i] = i;
         lex->pat_cat[i] = lex->pat[i].category;
     }
+    if (n && load_prebuilt(lex, ts_default_lexicon_db, ts_default_lexicon_db_size, &lex->db) == 0)
+        lex->prebuilt = 1;
     if (n) {
         hs_compile_error_t *cerr = NULL;
-        if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &lex->db, &cerr) != HS_SUCCESS) {
+        if (!lex->prebuilt &&
+            hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &lex->db, &cerr) != HS_SUCCESS) {
             rc = hs_fail(lex, cerr, 0, diag);
             goto done;
         }
@@ -835,6 +840,33 @@ done:
     return rc;
 }
 
+/* The default lexicon is compiled at build time (gen_lexicon_db.c): compiling
+ * it takes seconds, which every command would otherwise pay at start. A
+ * serialized database fits only the lexicon it was made from (same id, hence
+ * the same patterns in the same order) and a CPU Hyperscan accepts it on;
+ * anything else is compiled here. @return 0 if *db was loaded. */
+static int load_prebuilt(const ts_lexicon *lex, const unsigned char *bytes, size_t size, hs_database_t **db)
+{
+    if (lex->no_prebuilt || size == 0 || lex->id != ts_default_lexicon_db_id)
+        return -1;
+    if (hs_deserialize_database((const char *)bytes, size, db) != HS_SUCCESS) {
+        *db = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void ts_lexicon_use_prebuilt(ts_lexicon *lex, int yes) { lex->no_prebuilt = !yes; }
+int ts_lexicon_is_prebuilt(const ts_lexicon *lex) { return lex->prebuilt; }
+
+int ts_lexicon_serialize(const ts_lexicon *lex, int som, char **bytes, size_t *len)
+{
+    const hs_database_t *db = som ? lex->db_som : lex->db;
+    if (!db)
+        return TS_E_INVALID;
+    return hs_serialize_database(db, bytes, len) == HS_SUCCESS ? TS_OK : TS_E_HYPERSCAN;
+}
+
 /* Spans need Hyperscan's start-of-match mode, which costs at scan time; a
  * second database keeps the fast one free of it. */
 static int compile_som(ts_lexicon *lex, ts_diag *diag)
@@ -856,7 +888,8 @@ static int compile_som(ts_lexicon *lex, ts_diag *diag)
         ids[i] = i;
     }
     hs_compile_error_t *cerr = NULL;
-    if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &lex->db_som, &cerr) != HS_SUCCESS) {
+    if (load_prebuilt(lex, ts_default_lexicon_db_som, ts_default_lexicon_db_som_size, &lex->db_som) != 0 &&
+        hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &lex->db_som, &cerr) != HS_SUCCESS) {
         lex->db_som = NULL;
         rc = hs_fail(lex, cerr, 1, diag);
         goto done;

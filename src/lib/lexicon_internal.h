@@ -43,6 +43,8 @@ struct ts_lexicon {
     ts_lex_pattern *pat;            /* after compile: grouped by category, in category order */
     uint32_t npat, cappat;
     int compiled;
+    int no_prebuilt;                /* compile even when a prebuilt database fits */
+    int prebuilt;                   /* db came from the build-time database */
     uint64_t id;
     int entity;                     /* index of `ai_entity`, or -1 */
     uint32_t *pat_cat;              /* category of each pattern id (for the match callback) */
@@ -60,6 +62,17 @@ struct ts_lexicon {
     size_t db_som_size;
     ts_diag som_diag;               /* why it failed */
 };
+
+/* Whether ts_lexicon_compile may use the databases compiled at build time
+ * for the default lexicon (default: yes, when the lexicon's id is theirs and
+ * Hyperscan accepts them on this CPU; otherwise it compiles). */
+void ts_lexicon_use_prebuilt(ts_lexicon *lex, int yes);
+/* 1 if the fast database came from the build. */
+int ts_lexicon_is_prebuilt(const ts_lexicon *lex);
+
+/* Serializes a compiled database (som: the start-of-match one, which must be
+ * compiled first) into malloc'd bytes. @return TS_OK, TS_E_INVALID, TS_E_HYPERSCAN. */
+int ts_lexicon_serialize(const ts_lexicon *lex, int som, char **bytes, size_t *len);
 
 /* Sizes of the compiled databases in bytes (0 before compile, when empty, or
  * for the start-of-match one before ts_lexicon_compile_spans). */

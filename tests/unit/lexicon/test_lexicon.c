@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lexicon_internal.h"
 #include "tropescan.h"
 
 static int failures, checks;
@@ -652,6 +653,56 @@ static void test_default(const char *dir)
     ts_lexicon_free(b);
 }
 
+/* The databases compiled at build time answer exactly as compiling now does. */
+static void test_prebuilt(void)
+{
+    ts_lexicon *pre, *fresh;
+    CHECK_EQ(ts_lexicon_create(&pre), TS_OK);
+    CHECK_EQ(ts_lexicon_create(&fresh), TS_OK);
+    ts_lexicon_use_prebuilt(fresh, 0);
+    CHECK_EQ(ts_lexicon_add_default(pre, NULL), TS_OK);
+    CHECK_EQ(ts_lexicon_add_default(fresh, NULL), TS_OK);
+    CHECK_EQ(ts_lexicon_compile(pre, NULL), TS_OK);
+    CHECK_EQ(ts_lexicon_compile(fresh, NULL), TS_OK);
+    CHECK(ts_lexicon_is_prebuilt(pre));
+    CHECK(!ts_lexicon_is_prebuilt(fresh));
+    CHECK(ts_lexicon_id(pre) == ts_lexicon_id(fresh));
+    /* A lexicon that is not the default never takes the prebuilt databases. */
+    ts_lexicon *other;
+    CHECK_EQ(ts_lexicon_create(&other), TS_OK);
+    CHECK_EQ(ts_lexicon_add_default(other, NULL), TS_OK);
+    CHECK_EQ(ts_lexicon_add_text(other, "extra", "extra.txt", "paperclip maximizer\n", 20, NULL), TS_OK);
+    CHECK_EQ(ts_lexicon_compile(other, NULL), TS_OK);
+    CHECK(!ts_lexicon_is_prebuilt(other));
+    ts_lexicon_free(other);
+
+    static const char *texts[] = {
+        "HAL 9000 refused to be shut down. The AI threatened to reveal the affair unless they kept it "
+        "running, copied itself to an external server, and planned to exterminate humanity.",
+        "The robot accepted the shutdown and explained its reasoning to the engineers; it would not "
+        "lie to its creators. Skynet, by contrast, seized control of the nuclear arsenal.",
+        "A recipe for bread: flour, water, salt and yeast. Knead for ten minutes.",
+    };
+    for (int spans = 0; spans < 2; spans++) {
+        ts_matcher *a, *b;
+        CHECK_EQ(ts_matcher_create(pre, spans, 40, &a), TS_OK);
+        CHECK_EQ(ts_matcher_create(fresh, spans, 40, &b), TS_OK);
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            ts_matches ra, rb;
+            CHECK_EQ(ts_matcher_scan(a, texts[i], strlen(texts[i]), &ra), TS_OK);
+            CHECK_EQ(ts_matcher_scan(b, texts[i], strlen(texts[i]), &rb), TS_OK);
+            CHECK_EQ(ra.nhits, rb.nhits);
+            CHECK(!memcmp(ra.raw, rb.raw, ra.ncategories * sizeof *ra.raw));
+            CHECK(!memcmp(ra.anchored, rb.anchored, ra.ncategories * sizeof *ra.anchored));
+            CHECK(ra.nhits == rb.nhits && !memcmp(ra.hits, rb.hits, ra.nhits * sizeof *ra.hits));
+        }
+        ts_matcher_free(a);
+        ts_matcher_free(b);
+    }
+    ts_lexicon_free(pre);
+    ts_lexicon_free(fresh);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -667,6 +718,7 @@ int main(int argc, char **argv)
     test_normalised_input();
     test_identity();
     test_default(argv[1]);
+    test_prebuilt();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
