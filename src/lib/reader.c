@@ -24,6 +24,7 @@
 
 #define READ_BLOCK (256 * 1024)
 #define STAGE_SIZE (256 * 1024)
+#define KEEP_BEHIND 16
 
 struct ts_reader {
     int fd;
@@ -43,7 +44,7 @@ struct ts_reader {
 
     struct inflate_state *gz;
     int gz_mid_member;
-    unsigned char *stage;   /* inflated bytes not yet handed out */
+    unsigned char *stage;   /* decompressed bytes not yet handed out */
     size_t stage_pos, stage_len;
     int stage_err;          /* the fault found after the staged bytes */
     ts_diag stage_diag;
@@ -69,13 +70,16 @@ static int refill(ts_reader *r, ts_diag *diag)
 {
     if (r->in_eof)
         return TS_OK;
-    if (r->in_pos > 0) {
-        memmove(r->in, r->in + r->in_pos, r->in_len - r->in_pos);
-        r->in_len -= r->in_pos;
-        r->in_pos = 0;
+    /* Keep a few consumed bytes: igzip may hand back up to 8 bytes it had
+     * read ahead (into its bit buffer) when a member ends. */
+    size_t keep = r->in_pos < KEEP_BEHIND ? r->in_pos : KEEP_BEHIND;
+    if (r->in_pos > keep) {
+        memmove(r->in, r->in + r->in_pos - keep, r->in_len - r->in_pos + keep);
+        r->in_len -= r->in_pos - keep;
+        r->in_pos = keep;
     }
-    while (r->in_len < READ_BLOCK) {
-        ssize_t n = read(r->fd, r->in + r->in_len, READ_BLOCK - r->in_len);
+    while (r->in_len < r->in_pos + READ_BLOCK) {
+        ssize_t n = read(r->fd, r->in + r->in_len, r->in_pos + READ_BLOCK - r->in_len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -100,7 +104,7 @@ int ts_reader_open(const char *path, ts_reader **out, ts_diag *diag)
     if (!r)
         return TS_E_NOMEM;
     snprintf(r->path, sizeof r->path, "%s", strcmp(path, "-") == 0 ? "<stdin>" : path);
-    r->in = malloc(READ_BLOCK);
+    r->in = malloc(READ_BLOCK + KEEP_BEHIND);
     if (!r->in) {
         free(r);
         return TS_E_NOMEM;
@@ -142,7 +146,8 @@ int ts_reader_open(const char *path, ts_reader **out, ts_diag *diag)
 
     if (r->format == TS_FORMAT_ZSTD) {
         r->zstd = ZSTD_createDCtx();
-        if (!r->zstd) {
+        r->stage = malloc(STAGE_SIZE);
+        if (!r->zstd || !r->stage) {
             ts_reader_free(r);
             return TS_E_NOMEM;
         }
@@ -150,7 +155,7 @@ int ts_reader_open(const char *path, ts_reader **out, ts_diag *diag)
          * make us allocate more than this): 128 MiB covers zstd --long=27. */
         ZSTD_DCtx_setParameter(r->zstd, ZSTD_d_windowLogMax, 27);
     } else if (r->format == TS_FORMAT_GZIP) {
-        r->gz = malloc(sizeof *r->gz);
+        r->gz = calloc(1, sizeof *r->gz);
         r->stage = malloc(STAGE_SIZE);
         if (!r->gz || !r->stage) {
             ts_reader_free(r);
@@ -208,16 +213,19 @@ static int read_plain(ts_reader *r, unsigned char *buf, size_t cap, size_t *got,
     return TS_OK;
 }
 
-static int read_zstd(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, ts_diag *diag)
+/* Decodes the next piece of zstd into the staging buffer (see gzip_stage for
+ * why a fixed-size stage: libzstd, too, decodes a block straight into a large
+ * output but through its own buffer into a small one). */
+static int zstd_stage(ts_reader *r, ts_diag *diag)
 {
-    ZSTD_outBuffer out = {buf, cap, 0};
+    r->stage_pos = r->stage_len = 0;
+    ZSTD_outBuffer out = {r->stage, STAGE_SIZE, 0};
+    int err = TS_OK;
     while (out.pos < out.size) {
         if (r->in_pos == r->in_len && !r->in_eof) {
-            int err = refill(r, diag);
-            if (err) {
-                *got = out.pos;
-                return err;
-            }
+            err = refill(r, diag);
+            if (err)
+                break;
         }
         /* With empty input the call still flushes what the decoder holds. */
         ZSTD_inBuffer in = {r->in + r->in_pos, r->in_len - r->in_pos, 0};
@@ -226,9 +234,9 @@ static int read_zstd(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, 
         r->in_pos += in.pos;
         r->bytes_in += in.pos;
         if (ZSTD_isError(ret)) {
-            *got = out.pos;
             set_diag(r, diag, r->bytes_in, "corrupt zstd data: %s", ZSTD_getErrorName(ret));
-            return TS_E_DECOMPRESS;
+            err = TS_E_DECOMPRESS;
+            break;
         }
         if (in.pos == 0 && out.pos == before) {
             if (r->in_pos == r->in_len && r->in_eof)
@@ -238,12 +246,12 @@ static int read_zstd(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, 
         /* 0 means a frame just ended; anything else, that one is under way. */
         r->zstd_mid_frame = ret != 0;
     }
-    *got = out.pos;
-    if (out.pos < out.size && r->zstd_mid_frame) {
+    r->stage_len = out.pos;
+    if (!err && out.pos < out.size && r->zstd_mid_frame) {
         set_diag(r, diag, r->bytes_in, "%s", "truncated zstd stream: the input ends inside a frame");
-        return TS_E_TRUNCATED;
+        err = TS_E_TRUNCATED;
     }
-    return TS_OK;
+    return err;
 }
 
 static const char *isal_error_text(int ret)
@@ -300,10 +308,16 @@ static int gzip_stage(ts_reader *r, ts_diag *diag)
         st->next_out = r->stage + r->stage_len;
         st->avail_out = (uint32_t)room;
         int ret = isal_inflate(st);
-        size_t used = avail - st->avail_in;
+        /* Measured by the pointer: at the end of a member igzip may step
+         * next_in back over bytes it had read ahead, even from earlier calls. */
+        ptrdiff_t used = st->next_in - (r->in + r->in_pos);
         size_t made = room - st->avail_out;
-        r->in_pos += used;
-        r->bytes_in += used;
+        if (used < -(ptrdiff_t)r->in_pos) {
+            set_diag(r, diag, r->bytes_in, "%s", "corrupt gzip data: the decoder stepped back too far");
+            return TS_E_DECOMPRESS;
+        }
+        r->in_pos = (size_t)((ptrdiff_t)r->in_pos + used);
+        r->bytes_in = (uint64_t)((int64_t)r->bytes_in + used);
         r->stage_len += made;
         if (ret < 0) {
             set_diag(r, diag, r->bytes_in, "corrupt gzip data: %s", isal_error_text(ret));
@@ -313,7 +327,7 @@ static int gzip_stage(ts_reader *r, ts_diag *diag)
             r->gz_mid_member = 0;
         if (r->stage_len == STAGE_SIZE)
             return TS_OK;
-        if (used == 0 && made == 0 && r->in_eof && r->in_pos == r->in_len)
+        if (used <= 0 && made == 0 && r->in_eof && r->in_pos == r->in_len)
             break;
     }
     if (r->gz_mid_member) {
@@ -323,7 +337,9 @@ static int gzip_stage(ts_reader *r, ts_diag *diag)
     return TS_OK;
 }
 
-static int read_gzip(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, ts_diag *diag)
+/* Hands out staged bytes, staging more as needed; a fault is reported only
+ * after every byte decoded before it. */
+static int read_staged(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, ts_diag *diag)
 {
     size_t n = 0;
     while (n < cap) {
@@ -346,7 +362,7 @@ static int read_gzip(ts_reader *r, unsigned char *buf, size_t cap, size_t *got, 
         if (r->stage_eof)
             break;
         ts_diag_clear(&r->stage_diag);
-        r->stage_err = gzip_stage(r, &r->stage_diag);
+        r->stage_err = r->format == TS_FORMAT_ZSTD ? zstd_stage(r, &r->stage_diag) : gzip_stage(r, &r->stage_diag);
         if (!r->stage_err && r->stage_len == 0)
             r->stage_eof = 1;
     }
@@ -370,8 +386,8 @@ int ts_reader_read(ts_reader *r, void *buf, size_t cap, size_t *got, ts_diag *di
     ts_diag local;
     int err;
     switch (r->format) {
-    case TS_FORMAT_ZSTD: err = read_zstd(r, buf, cap, got, &local); break;
-    case TS_FORMAT_GZIP: err = read_gzip(r, buf, cap, got, &local); break;
+    case TS_FORMAT_ZSTD:
+    case TS_FORMAT_GZIP: err = read_staged(r, buf, cap, got, &local); break;
     default: err = read_plain(r, buf, cap, got, &local); break;
     }
     r->bytes_out += *got;
