@@ -275,8 +275,16 @@ static void shard_finish(run *R, shard *s)
     if (s->finished)
         return;
     s->finished = 1;
+    if (s->fd >= 0 && s->next_write == 0 && !s->out_failed) {
+        /* No lines at all: still a valid zstd file, one empty frame. */
+        char empty[32];
+        size_t n = ZSTD_compress(empty, sizeof empty, "", 0, 1);
+        if (ZSTD_isError(n) || write_all(s->fd, empty, n) != 0) {
+            s->out_failed = 1;
+            snprintf(s->fail_msg, sizeof s->fail_msg, "%s: cannot write: %s", s->tmp_path, strerror(errno));
+        }
+    }
     if (s->fd >= 0) {
-        int bad = s->out_failed;
         if (!bad && fdatasync(s->fd) != 0 && errno != EINVAL && errno != EROFS) {
             s->out_failed = 1;
             snprintf(s->fail_msg, sizeof s->fail_msg, "%s: cannot sync: %s", s->tmp_path, strerror(errno));
