@@ -285,7 +285,7 @@ static void shard_finish(run *R, shard *s)
         }
     }
     if (s->fd >= 0) {
-        if (!bad && fdatasync(s->fd) != 0 && errno != EINVAL && errno != EROFS) {
+        if (!s->out_failed && fdatasync(s->fd) != 0 && errno != EINVAL && errno != EROFS) {
             s->out_failed = 1;
             snprintf(s->fail_msg, sizeof s->fail_msg, "%s: cannot sync: %s", s->tmp_path, strerror(errno));
         }
