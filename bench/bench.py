@@ -130,6 +130,8 @@ def main():
     ap.add_argument("--tiny", action="store_true", help="figures only prove the tools run")
     args = ap.parse_args()
 
+    # Before the rounds: the commit and versions of what is being measured.
+    machine = machine_info(args.root)
     with open(os.path.join(args.data, "corpus.json")) as f:
         corpus = json.load(f)
     zst = [x for x in corpus["files"] if x["kind"] == "zst"]
@@ -204,7 +206,9 @@ def main():
 
     print(f"bench: {len(cmds)} commands, warm-up + {args.rounds} rounds; "
           f"{D/1e6:.0f} MB in {len(zst)} zstd shards", file=sys.stderr)
-    for c in cmds:                        # warm-up; also proves each works
+    # Warm-up; also proves each command works. A tiny run only proves that,
+    # so its one round is enough.
+    for c in ([] if args.tiny else cmds):
         print(f"bench: warm-up {c.label}", file=sys.stderr)
         run_once(c, tmp)
     live = [c for c in cmds if c.key not in FAILED]
@@ -282,7 +286,7 @@ def main():
 
     res = {
         "command_line": args.command_line,
-        "machine": machine_info(args.root),
+        "machine": machine,
         "corpus": corpus,
         "rounds": args.rounds, "threads": N,
         "commands": [{"key": c.key, "label": c.label, "cmd": c.cmd, "input": c.inset,

@@ -137,7 +137,9 @@ tsargs=()
 # A lexicon given with --lexicon replaces the default in tropescan too.
 [ -n "$ts" ] && [ -n "$lexdir" ] && tsargs+=(--ts-args "--lexicon $lexdir")
 
-exec /usr/bin/python3 "$here/bench.py" --data "$data" --results "$out/results.json" \
+results="$out/results.json"
+[ "$tiny" = 1 ] && results="$out/results-tiny.json"
+exec /usr/bin/python3 "$here/bench.py" --data "$data" --results "$results" \
     --rounds "$rounds" --threads "$threads" --root "$root" --command-line "$cmdline" \
     $([ "$tiny" = 1 ] && echo --tiny) \
     --patterns "$pat" "${ftargs[@]}" "${tsargs[@]}"
