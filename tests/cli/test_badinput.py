@@ -568,6 +568,32 @@ class StreamLevel(Case):
         self.assertEqual(read_manifest(out2 / "stdin.manifest.jsonl.zst"), [])
 
 
+class Memory(Case):
+    def test_many_short_lines_stay_bounded(self):
+        """4 Mi empty lines (4 MiB, 2 chunks): each becomes a ~170-byte
+        manifest record, so a chunk's manifest text is ~100x the chunk. The
+        scan must not hold it whole (it once did: 787 MiB for 16 Mi lines)."""
+        n = 4 << 20
+        self.write("in/newlines.jsonl.zst", zstd(b"\n" * n, "-1"))
+        out = self.tmp / "out"
+        r = run_rss("scan", *self.fast, "-j", "2", "-o", out, self.tmp / "in")
+        self.assertEqual(r["rc"], 0, r["stderr"])
+        s = self.summary(out)
+        self.assertEqual(s["total"]["errors_by_kind"], {"empty_line": n})
+        z = subprocess.Popen(["zstd", "-dc", str(out / "newlines.jsonl.zst.manifest.jsonl.zst")],
+                             stdout=subprocess.PIPE)
+        lines = 0
+        while True:
+            block = z.stdout.read(1 << 20)
+            if not block:
+                break
+            lines += block.count(b"\n")
+        self.assertEqual(z.wait(), 0)
+        self.assertEqual(lines, n)
+        print(f"\npeak RSS, 4 Mi empty lines: {r['rss_kb'] / 1024:.0f} MiB", file=sys.stderr)
+        self.assertLess(r["rss_kb"] * 1024, 160 << 20)
+
+
 # ---------------------------------------------------------------- directories
 
 class Directories(Case):
@@ -823,7 +849,7 @@ if __name__ == "__main__":
         suite = unittest.TestLoader().loadTestsFromTestCase(Slow)
     else:
         suite = unittest.TestSuite(unittest.TestLoader().loadTestsFromTestCase(c)
-                                   for c in (LineLevel, StreamLevel, Directories, Outputs))
+                                   for c in (LineLevel, StreamLevel, Memory, Directories, Outputs))
     probe()
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     sys.exit(0 if result.wasSuccessful() else 1)
