@@ -220,6 +220,7 @@ static double now_seconds(void)
 /* Temporary files to remove if the run is interrupted (SIGINT, SIGTERM). */
 static shard *volatile g_shards;
 static volatile size_t g_nshards;
+static char g_summary_tmp[4200];   /* set before the signal handlers are */
 
 static void on_signal(int sig)
 {
@@ -227,6 +228,8 @@ static void on_signal(int sig)
     for (size_t i = 0; s && i < g_nshards; i++)
         if (s[i].tmp_path)
             unlink(s[i].tmp_path);
+    if (g_summary_tmp[0])
+        unlink(g_summary_tmp);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -549,6 +552,35 @@ static void score_line(run *R, worker *w, scan_stats *st, const char *line, size
         st->aligned_hist[hist_bin(rec.aligned)]++;
 }
 
+/* Manifest text held before it is compressed (per worker). */
+#define TEXT_FLUSH (1u << 20)
+
+/* Compresses the worker's manifest text into `frame` (one zstd frame per
+ * chunk, ended by ZSTD_e_end) and empties the text. The flush points depend
+ * only on the text, so the frame is the same for any thread count.
+ * @return 0, or -1 out of memory or a zstd error (the frame is unusable). */
+static int compress_text(worker *w, ts_buf *frame, ZSTD_EndDirective mode)
+{
+    if (w->text.failed)
+        return -1;
+    ZSTD_inBuffer in = {w->text.data, w->text.len, 0};
+    for (;;) {
+        size_t room = ZSTD_CStreamOutSize();
+        if (!ts_buf_reserve(frame, room))
+            return -1;
+        ZSTD_outBuffer out = {frame->data + frame->len, room, 0};
+        size_t left = ZSTD_compressStream2(w->cctx, &out, &in, mode);
+        if (ZSTD_isError(left))
+            return -1;
+        frame->len += out.pos;
+        /* e_continue: done once all input is taken; e_end: once flushed. */
+        if (mode == ZSTD_e_continue ? in.pos == in.size : left == 0)
+            break;
+    }
+    w->text.len = 0;
+    return 0;
+}
+
 /* Scores a chunk into a result (manifest frame and statistics). */
 static chunk_result *process_chunk(run *R, worker *w, const ts_chunk *c)
 {
@@ -560,6 +592,7 @@ static chunk_result *process_chunk(run *R, worker *w, const ts_chunk *c)
     res->read_err = c->err;
     res->read_diag = c->diag;
     w->text.len = 0;
+    ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
     scan_stats *st = &res->stats;
 
     char detail[128];
@@ -587,23 +620,19 @@ static chunk_result *process_chunk(run *R, worker *w, const ts_chunk *c)
         }
         line_no++;
         p = nl ? nl + 1 : end;
+        /* Manifest text can be ~100x its input (a chunk of empty lines):
+         * compress it as it grows instead of holding the chunk's whole text. */
+        if (w->text.len >= TEXT_FLUSH && compress_text(w, &res->frame, ZSTD_e_continue) != 0) {
+            ts_buf_free(&res->frame);
+            free(res);
+            return NULL;
+        }
     }
-    if (w->text.failed) {
-        free(res);
-        return NULL;
-    }
-    size_t bound = ZSTD_compressBound(w->text.len);
-    if (!ts_buf_reserve(&res->frame, bound)) {
-        free(res);
-        return NULL;
-    }
-    size_t n = ZSTD_compress2(w->cctx, res->frame.data, bound, w->text.data, w->text.len);
-    if (ZSTD_isError(n)) {
+    if (compress_text(w, &res->frame, ZSTD_e_end) != 0) {
         ts_buf_free(&res->frame);
         free(res);
         return NULL;
     }
-    res->frame.len = n;
     return res;
 }
 
@@ -738,6 +767,28 @@ static int add_input(input_list *L, const char *path, const char *name)
     s->name = strdup(name);
     s->fd = -1;
     return s->path && s->name ? 0 : -1;
+}
+
+/* Frees the list and everything its shards hold (closing nothing: by then
+ * no output is open). */
+static void free_inputs(input_list *L)
+{
+    for (size_t i = 0; i < L->n; i++) {
+        shard *s = &L->v[i];
+        ts_chunker_free(s->chunker);
+        while (s->pending) {
+            chunk_result *r = s->pending;
+            s->pending = r->next;
+            ts_buf_free(&r->frame);
+            free(r);
+        }
+        free(s->path);
+        free(s->name);
+        free(s->out_path);
+        free(s->tmp_path);
+    }
+    free(L->v);
+    *L = (input_list){0};
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -1015,9 +1066,9 @@ static int write_summary(const run *R, double wall, int threads)
         cli_error("out of memory writing the summary");
         return -1;
     }
-    char path[4096], tmp[4200];
+    char path[4096];
+    const char *tmp = g_summary_tmp;
     snprintf(path, sizeof path, "%s/summary.json", o->outdir);
-    snprintf(tmp, sizeof tmp, "%s/.summary.json.tmp.%ld", o->outdir, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int ok = fd >= 0 && write_all(fd, b.data, b.len) == 0;
     if (fd >= 0) {
@@ -1275,24 +1326,20 @@ int cmd_scan(int argc, char **argv)
         return EXIT_USAGE;
     }
     input_list L = {0};
-    if (collect_inputs(argc, argv, &o, &L) != 0)
-        return EXIT_USAGE;
-    if (L.n == 0) {
-        cli_error("scan: no input files found");
+    if (collect_inputs(argc, argv, &o, &L) != 0 || L.n == 0) {
+        if (L.n == 0)
+            cli_error("scan: no input files found");
+        free_inputs(&L);
         return EXIT_USAGE;
     }
 
     ts_lexicon *lex = NULL;
     ts_model *model = NULL;
-    if (cli_load_lexicon(&o.lm, &lex) != TS_OK)
-        return EXIT_FATAL;
-    if (!o.no_model && cli_load_model(&o.lm, lex, &model) != TS_OK) {
-        ts_lexicon_free(lex);
-        return EXIT_FATAL;
-    }
-    if (prepare_outputs(&o, &L) != 0) {
+    if (cli_load_lexicon(&o.lm, &lex) != TS_OK || (!o.no_model && cli_load_model(&o.lm, lex, &model) != TS_OK) ||
+        prepare_outputs(&o, &L) != 0) {
         ts_model_free(model);
         ts_lexicon_free(lex);
+        free_inputs(&L);
         return EXIT_FATAL;
     }
 
@@ -1310,6 +1357,7 @@ int cmd_scan(int argc, char **argv)
     }
     g_shards = L.v;
     g_nshards = L.n;
+    snprintf(g_summary_tmp, sizeof g_summary_tmp, "%s/.summary.json.tmp.%ld", o.outdir, (long)getpid());
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     R.t0 = now_seconds();
@@ -1372,22 +1420,9 @@ int cmd_scan(int argc, char **argv)
     }
 
     g_shards = NULL;
-    for (size_t i = 0; i < L.n; i++) {
-        shard *s = &L.v[i];
-        ts_chunker_free(s->chunker);
-        while (s->pending) {
-            chunk_result *r = s->pending;
-            s->pending = r->next;
-            ts_buf_free(&r->frame);
-            free(r);
-        }
-        pthread_mutex_destroy(&s->wlock);
-        free(s->path);
-        free(s->name);
-        free(s->out_path);
-        free(s->tmp_path);
-    }
-    free(L.v);
+    for (size_t i = 0; i < L.n; i++)
+        pthread_mutex_destroy(&L.v[i].wlock);
+    free_inputs(&L);
     pthread_mutex_destroy(&R.mu);
     pthread_cond_destroy(&R.cv);
     ts_model_free(model);
