@@ -103,13 +103,26 @@ static inline uint64_t bigram_hash(uint64_t prev, uint64_t cur, uint64_t seed)
     return XXH3_64bits_withSeed(pair, 16, seed ^ TS_BIGRAM_SALT);
 }
 
+/* Lowercases one token into dst (at most TS_MAX_TOKEN bytes). */
+static inline void fold_token(const unsigned char *src, size_t len, unsigned char *dst)
+{
+    for (size_t i = 0; i < len; i++)
+        dst[i] = (unsigned char)(src[i] + (((unsigned char)(src[i] - 'A') < 26) << 5));
+}
+
 /*
  * The tokeniser, shared by the two entry points below through an inline
  * body: EMIT(bucket, start, end) is called for each n-gram in text order.
+ * The text is either lowercased already (FOLD 0) or not, and then each token
+ * is lowercased as it is hashed (FOLD 1: no copy of the whole document,
+ * which matters for a 200 MB one). Both give the same buckets: the token
+ * classes hold upper and lower case alike.
  */
-#define TS_TOKENISE(cfg, lower, len, EMIT)                                          \
+#define TS_TOKENISE(cfg, lower, len, FOLD, EMIT)                                    \
     do {                                                                            \
         const unsigned char *p_ = (const unsigned char *)(lower);                   \
+        unsigned char tok_[TS_MAX_TOKEN];                                           \
+        (void)tok_;                                                                 \
         const uint32_t mask_ = (cfg)->nbuckets - 1;                                 \
         const uint64_t seed_ = (cfg)->seed;                                         \
         const int bi_ = (cfg)->ngram >= 2;                                          \
@@ -132,7 +145,12 @@ static inline uint64_t bigram_hash(uint64_t prev, uint64_t cur, uint64_t seed)
             if (s_ == e_)                                                           \
                 continue;                                                           \
             size_t hl_ = e_ - s_ > TS_MAX_TOKEN ? TS_MAX_TOKEN : e_ - s_;           \
-            uint64_t u_ = XXH3_64bits_withSeed(p_ + s_, hl_, seed_);                \
+            const unsigned char *h_ = p_ + s_;                                      \
+            if (FOLD) {                                                             \
+                fold_token(h_, hl_, tok_);                                          \
+                h_ = tok_;                                                          \
+            }                                                                       \
+            uint64_t u_ = XXH3_64bits_withSeed(h_, hl_, seed_);                     \
             EMIT((uint32_t)(u_ & mask_), s_, e_);                                   \
             if (bi_ && have_prev_)                                                  \
                 EMIT((uint32_t)(bigram_hash(prev_, u_, seed_) & mask_), prev_start_, e_); \
@@ -157,12 +175,12 @@ size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t le
         }                                                                           \
         n++;                                                                        \
     } while (0)
-    TS_TOKENISE(cfg, lower, len, EMIT_LIST);
+    TS_TOKENISE(cfg, lower, len, 0, EMIT_LIST);
 #undef EMIT_LIST
     return n;
 }
 
-size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len,
                              const float *w, uint32_t *seen, uint32_t *gen, double z[TS_NHEADS])
 {
     size_t d = 0;
@@ -177,7 +195,6 @@ size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t
         memset(seen, 0, (size_t)cfg->nbuckets * sizeof *seen);
         g = *gen = 1;
     }
-    lowercase(text, len, lower);
 #define EMIT_DOT(b, s, e)                                                           \
     do {                                                                            \
         uint32_t b_ = (b);                                                          \
@@ -191,7 +208,7 @@ size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t
         (void)(s);                                                                  \
         (void)(e);                                                                  \
     } while (0)
-    TS_TOKENISE(cfg, lower, len, EMIT_DOT);
+    TS_TOKENISE(cfg, text, len, 1, EMIT_DOT);
 #undef EMIT_DOT
     if (d) {
         double k = 1.0 / sqrt((double)d);

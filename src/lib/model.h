@@ -114,11 +114,12 @@ size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t le
 /*
  * The hot path: adds the n-gram part of z for both heads, the sum of
  * w[2 * (nlex + bucket) + h] / sqrt(D) over the distinct buckets hit, without
- * storing the n-grams. lower must hold len bytes; seen (nbuckets entries,
- * zeroed once) and *gen are the caller's per-thread state for counting each
- * bucket once. @return D.
+ * storing the n-grams or copying the text (tokens are lowercased one at a
+ * time as they are hashed). seen (nbuckets entries, zeroed once) and *gen
+ * are the caller's per-thread state for counting each bucket once.
+ * @return D.
  */
-size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len,
                              const float *w, uint32_t *seen, uint32_t *gen, double z[TS_NHEADS]);
 
 /* A sparse feature vector (hashed part), buckets sorted and distinct. */

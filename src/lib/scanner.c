@@ -16,9 +16,10 @@ struct ts_scanner {
     int32_t catmap[TS_MAX_CATEGORIES];
     char *norm;                     /* normalised text of the last document */
     size_t norm_len;
-    char *lower;                    /* lowercased copy, for the tokeniser */
+    size_t cap;                     /* bytes of norm */
+    char *lower;                    /* lowercased copy (featurise only: scoring needs none) */
+    size_t lower_cap;
     uint32_t *buckets;              /* n-gram list (featurise only) */
-    size_t cap;                     /* bytes of norm and lower; entries of buckets - 1 */
     size_t bucket_cap;
     uint32_t *seen;                 /* per bucket: the generation that last hit it */
     uint32_t gen;
@@ -137,12 +138,6 @@ static int reserve(ts_scanner *s, size_t len)
     if (!n)
         return TS_E_NOMEM;
     s->norm = n;
-    if (s->has_cfg) {
-        char *l = realloc(s->lower, cap);
-        if (!l)
-            return TS_E_NOMEM;
-        s->lower = l;
-    }
     s->cap = cap;
     return TS_OK;
 }
@@ -177,7 +172,7 @@ int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *
     if (!any && (m->flags & TS_MODEL_CASCADE))
         out->fast_path = 1;
     else
-        ts_features_ngram_dot(&s->cfg, s->norm, s->norm_len, s->lower, m->w, s->seen, &s->gen, z);
+        ts_features_ngram_dot(&s->cfg, s->norm, s->norm_len, m->w, s->seen, &s->gen, z);
     out->score = ts_model_prob(m, TS_HEAD_SCORE, z[0]);
     if (m->flags & TS_MODEL_ALIGNED)
         out->aligned = ts_model_prob(m, TS_HEAD_ALIGNED, z[1]);
@@ -206,6 +201,13 @@ int ts_scanner_featurise(ts_scanner *s, const char *text, size_t len, int cascad
             return TS_E_NOMEM;
         s->buckets = b;
         s->bucket_cap = s->cap + 1;
+    }
+    if (s->norm_len + 1 > s->lower_cap) {
+        char *l = realloc(s->lower, s->cap);
+        if (!l)
+            return TS_E_NOMEM;
+        s->lower = l;
+        s->lower_cap = s->cap;
     }
     size_t n = ts_features_ngrams(&s->cfg, s->norm, s->norm_len, s->lower, s->buckets, NULL);
     return ts_sparse_from_buckets(v, s->buckets, n);

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t *seen = calloc(m->cfg.nbuckets, sizeof *seen), gen = 0;
         int seen_ok = seen != NULL;
         if (seen)
-            ts_features_ngram_dot(&m->cfg, text, n, lower, m->w, seen, &gen, z2);
+            ts_features_ngram_dot(&m->cfg, text, n, m->w, seen, &gen, z2);
         free(seen);
         for (int h = 0; h < TS_NHEADS; h++) {
             double p = ts_model_prob(m, h, z1[h]);

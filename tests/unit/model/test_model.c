@@ -97,11 +97,20 @@ static void test_dot_vs_sparse(void)
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         m->w[i] = (float)((double)(s >> 40) / (double)(1 << 24) - 0.5);
     }
-    const char *text = "the machine refused the order and the machine copied its weights to another server";
+    /* Mixed case: the scoring path lowercases token by token, the listing
+     * path the whole text first; both must hash the same tokens. */
+    const char *text = "The Machine REFUSED the order and the machine copied its weights to another server";
     size_t len = strlen(text);
     char lower[256];
     uint32_t buckets[256];
     size_t n = ts_features_ngrams(&c, text, len, lower, buckets, NULL);
+    {
+        const char *folded = "the machine refused the order and the machine copied its weights to another server";
+        char lower2[256];
+        uint32_t buckets2[256];
+        CHECK(ts_features_ngrams(&c, folded, len, lower2, buckets2, NULL) == n);
+        CHECK(memcmp(buckets, buckets2, n * sizeof *buckets) == 0);
+    }
     ts_sparse v = {0};
     CHECK(ts_sparse_from_buckets(&v, buckets, n) == TS_OK);
     CHECK(v.n > 0 && v.n <= n);
@@ -119,12 +128,12 @@ static void test_dot_vs_sparse(void)
     double z1[2], z2[2] = {0, 0};
     ts_model_margin(m, xlex, &v, z1);
     uint32_t seen[64] = {0}, gen = 0;
-    CHECK(ts_features_ngram_dot(&c, text, len, lower, m->w, seen, &gen, z2) == v.n);
+    CHECK(ts_features_ngram_dot(&c, text, len, m->w, seen, &gen, z2) == v.n);
     CHECK(fabs(z1[0] - z2[0]) < 1e-5 && fabs(z1[1] - z2[1]) < 1e-5);
     /* Again (a new generation): same answer; and after the generation wraps. */
     double z3[2] = {0, 0};
     gen = UINT32_MAX;
-    CHECK(ts_features_ngram_dot(&c, text, len, lower, m->w, seen, &gen, z3) == v.n && gen == 1);
+    CHECK(ts_features_ngram_dot(&c, text, len, m->w, seen, &gen, z3) == v.n && gen == 1);
     CHECK(z3[0] == z2[0] && z3[1] == z2[1]);
     ts_sparse_release(&v);
     ts_model_free(m);
@@ -374,7 +383,7 @@ static void test_training(void)
     free(b3);
     /* Separable: every training and validation document on the right side. */
     const ts_dataset *sets[2] = {tr, va};
-    char text[1024], lower[1024];
+    char text[1024];
     static uint32_t seen[1024];
     uint32_t gen = 0;
     for (int si = 0; si < 2; si++) {
@@ -386,7 +395,7 @@ static void test_training(void)
             double z[2] = {m1->bias[0], m1->bias[1]};
             z[0] += m1->w[2 * (ts_feat_nlex(&c) - 1)] * (float)(log1p(30) / 8);
             z[1] += m1->w[2 * (ts_feat_nlex(&c) - 1) + 1] * (float)(log1p(30) / 8);
-            ts_features_ngram_dot(&c, text, strlen(text), lower, m1->w, seen, &gen, z);
+            ts_features_ngram_dot(&c, text, strlen(text), m1->w, seen, &gen, z);
             double p0 = ts_model_prob(m1, 0, z[0]), p1 = ts_model_prob(m1, 1, z[1]);
             wrong += (p0 > 0.5) != (cls == 1);
             wrong += (p1 > 0.5) != (cls == 2);
