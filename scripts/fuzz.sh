@@ -11,10 +11,11 @@
 # crashes to CORPUS_DIR/artifacts/<target>/. A crash must become a regression
 # seed: copy the reproducer into tests/fuzz/seeds/<target>/ (meson test
 # --suite fuzz then replays it forever) and fix the bug. Exit code 1 if any
-# target crashed. Needs clang and libclang-rt-14-dev (Debian).
+# target crashed. Installs clang and libclang-rt-14-dev (Debian) if missing.
 #
-# CI does not run this: it replays the seeds only (meson test --suite fuzz,
-# with the default -Dfuzzing_engine=none), which is fast.
+# The test suite replays the seeds only (meson test --suite fuzz, with the
+# default -Dfuzzing_engine=none); CI (.ci/run) also runs this for a short time
+# per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
@@ -23,10 +24,8 @@ BUILD_DIR=${BUILD_DIR:-build-fuzz}
 CORPUS_DIR=${CORPUS_DIR:-fuzz-corpus}
 JOBS=${JOBS:-1}
 
-if ! command -v clang >/dev/null; then
-    echo "fuzz.sh: clang is needed (apt-get install clang libclang-rt-14-dev)" >&2
-    exit 2
-fi
+scripts/setup.sh   # the library's own packages
+scripts/need.sh clang libclang-rt-14-dev
 if [ ! -d "$BUILD_DIR" ]; then
     CC=clang meson setup "$BUILD_DIR" -Dfuzzing_engine=libfuzzer -Db_sanitize=address,undefined \
         -Db_lundef=false -Dbuildtype=debugoptimized

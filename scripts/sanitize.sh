@@ -61,6 +61,7 @@ EOF
 
 run_asan() {
     echo "== ASan + UBSan: the whole test suite"
+    scripts/setup.sh   # the packages of the plain build (gcc brings libasan and libubsan)
     [ -d "$BUILD_ASAN" ] || meson setup "$BUILD_ASAN" -Db_sanitize=address,undefined -Db_lundef=false \
         -Dbuildtype=debugoptimized
     ninja -C "$BUILD_ASAN"
@@ -72,6 +73,8 @@ run_asan() {
 
 run_tsan() {
     echo "== TSan (clang, LLVM libomp + Archer): the threaded scan"
+    scripts/setup.sh
+    scripts/need.sh clang libclang-rt-14-dev libomp-14-dev
     if ! command -v clang >/dev/null || [ ! -e "$ARCHER" ]; then
         echo "sanitize.sh: needs clang, libomp-14-dev and libclang-rt-14-dev" >&2
         failed=1
@@ -115,6 +118,8 @@ run_tsan() {
 
 run_valgrind() {
     echo "== valgrind memcheck: end-to-end scans"
+    scripts/setup.sh
+    scripts/need.sh valgrind
     [ -d "$BUILD_DIR" ] || meson setup "$BUILD_DIR"
     ninja -C "$BUILD_DIR" src/cli/tropescan
     local exe="$BUILD_DIR/src/cli/tropescan"
