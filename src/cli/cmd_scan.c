@@ -1250,6 +1250,63 @@ static int collect_inputs(int argc, char **argv, const scan_opts *o, input_list 
     return 0;
 }
 
+/*
+ * Temporary outputs are named ".<final name>.tmp.<host>.<pid>", so a run
+ * killed by SIGKILL (which no handler sees) can be cleaned up after: the
+ * next run removes, in each directory it writes to, the temporaries of this
+ * host whose process is gone. A temporary of another host (a shared file
+ * system) or of a live process is never touched.
+ */
+static char g_host[256];
+
+static void tmp_suffix_init(void)
+{
+    if (gethostname(g_host, sizeof g_host - 1) != 0 || !g_host[0])
+        snprintf(g_host, sizeof g_host, "localhost");
+    for (char *p = g_host; *p; p++)
+        if (*p == '/')
+            *p = '_';
+}
+
+/* Removes stale temporaries in dir; @return how many. */
+static int remove_stale_tmps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    size_t hl = strlen(g_host);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (n[0] != '.')
+            continue;
+        /* ".<name>.tmp.<host>.<pid>", <name> an output's final name */
+        const char *t = strstr(n, ".tmp.");
+        while (t && strstr(t + 1, ".tmp."))
+            t = strstr(t + 1, ".tmp.");
+        if (!t || strncmp(t + 5, g_host, hl) != 0 || t[5 + hl] != '.')
+            continue;
+        size_t base = (size_t)(t - n);
+        if (!((base >= 20 && !strncmp(t - 19, ".manifest.jsonl.zst", 19)) ||
+              (base == 13 && !strncmp(n, ".summary.json", 13))))
+            continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(t + 6 + hl, &end, 10);
+        if (errno || *end || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive, or not ours to judge */
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, n);
+        if (unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
 static int prepare_outputs(const scan_opts *o, input_list *L)
 {
     if (mkdir_p(o->outdir) != 0) {
@@ -1262,17 +1319,20 @@ static int prepare_outputs(const scan_opts *o, input_list *L)
         cli_error("%s exists: pass --force to overwrite it", path);
         return -1;
     }
+    tmp_suffix_init();
+    int stale = remove_stale_tmps(o->outdir);
+    char last_dir[4096] = "";
     for (size_t i = 0; i < L->n; i++) {
         shard *s = &L->v[i];
         size_t n = strlen(o->outdir) + strlen(s->name) + 64;
         s->out_path = malloc(n);
-        s->tmp_path = malloc(n + 32);
+        s->tmp_path = malloc(n + 32 + sizeof g_host);
         if (!s->out_path || !s->tmp_path)
             return -1;
         snprintf(s->out_path, n, "%s/%s.manifest.jsonl.zst", o->outdir, s->name);
         char *slash = strrchr(s->out_path, '/');
-        snprintf(s->tmp_path, n + 32, "%.*s/.%s.tmp.%ld", (int)(slash - s->out_path), s->out_path, slash + 1,
-                 (long)getpid());
+        snprintf(s->tmp_path, n + 32 + sizeof g_host, "%.*s/.%s.tmp.%s.%ld", (int)(slash - s->out_path),
+                 s->out_path, slash + 1, g_host, (long)getpid());
         struct stat st, in_st;
         if (stat(s->out_path, &st) == 0) {
             if (strcmp(s->path, "-") && stat(s->path, &in_st) == 0 && st.st_dev == in_st.st_dev &&
@@ -1287,6 +1347,10 @@ static int prepare_outputs(const scan_opts *o, input_list *L)
         }
         *slash = '\0';
         int rc = mkdir_p(s->out_path);
+        if (rc == 0 && (i == 0 || strcmp(s->out_path, last_dir) != 0)) {
+            stale += remove_stale_tmps(s->out_path);
+            snprintf(last_dir, sizeof last_dir, "%s", s->out_path);
+        }
         *slash = '/';
         if (rc != 0) {
             cli_error("%s: cannot create the directory: %s", s->out_path, strerror(errno));
@@ -1295,6 +1359,8 @@ static int prepare_outputs(const scan_opts *o, input_list *L)
         if (strcmp(s->path, "-") && stat(s->path, &in_st) == 0)
             s->size = (uint64_t)in_st.st_size;
     }
+    if (stale && !o->quiet)
+        cli_error("note: removed %d temporary file%s left by an interrupted run", stale, stale == 1 ? "" : "s");
     return 0;
 }
 
@@ -1357,7 +1423,8 @@ int cmd_scan(int argc, char **argv)
     }
     g_shards = L.v;
     g_nshards = L.n;
-    snprintf(g_summary_tmp, sizeof g_summary_tmp, "%s/.summary.json.tmp.%ld", o.outdir, (long)getpid());
+    snprintf(g_summary_tmp, sizeof g_summary_tmp, "%s/.summary.json.tmp.%s.%ld", o.outdir, g_host,
+             (long)getpid());
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     R.t0 = now_seconds();

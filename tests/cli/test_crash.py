@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -197,10 +198,36 @@ class CrashTest(unittest.TestCase):
                 killed_with_final += any(n.endswith(FINAL_SUFFIX) for n in seen) and "summary.json" not in seen
                 print(f"killed at '{moment}': final names present: {seen}", file=sys.stderr)
                 self.rerun_matches_reference(out)
+                # The rerun removed what the killed run left under hidden names.
+                left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+                self.assertEqual(left, [], f"temporaries left after the rerun (killed at '{moment}')")
         # Unless this machine is far faster than the reference run suggests,
         # at least one kill landed between the first rename and the summary.
         if killed_with_final == 0:
             print("note: no kill landed while some manifests were final", file=sys.stderr)
+
+    def test_rerun_removes_only_stale_temporaries(self):
+        """A rerun removes temporaries of this host's dead processes only:
+        never another host's (a shared file system) or a live process's."""
+        out = self.tmp / "stale"
+        out.mkdir()
+        host = socket.gethostname().replace("/", "_")
+        dead = subprocess.Popen(["true"])
+        dead.wait()  # its pid is free now (reuse within the test is unlikely)
+        live = os.getpid()
+        name = sorted(self.ref_manifests)[0]
+        files = {
+            f".{name}.tmp.{host}.{dead.pid}": False,          # stale: removed
+            f".summary.json.tmp.{host}.{dead.pid}": False,    # stale: removed
+            f".{name}.tmp.{host}.{live}": True,               # a live process: kept
+            f".{name}.tmp.other-host.{dead.pid}": True,       # another host: kept
+            ".notes.tmp.x": True,                             # not ours: kept
+        }
+        for f in files:
+            (out / f).write_bytes(b"partial")
+        self.rerun_matches_reference(out)
+        for f, kept in files.items():
+            self.assertEqual((out / f).exists(), kept, f)
 
     def test_sigterm_and_sigint_remove_temporaries(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
