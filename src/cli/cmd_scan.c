@@ -65,6 +65,7 @@ typedef struct scan_opts {
     cli_lexmodel lm;
 } scan_opts;
 
+#define MANIFEST_SUFFIX ".manifest.jsonl.zst"   /* appended to the input's relative name */
 #define DEFAULT_DROP_ABOVE 0.8
 #define DEFAULT_DOWNWEIGHT_ABOVE 0.5
 #define DEFAULT_DOWNWEIGHT_FACTOR 0.25
@@ -1036,7 +1037,7 @@ static int write_summary(const run *R, double wall, int threads)
         js_printf(&b, ",\n      \"manifest\": ");
         if (s->manifest_done) {
             char rel[4200];
-            snprintf(rel, sizeof rel, "%s.manifest.jsonl.zst", s->name);
+            snprintf(rel, sizeof rel, "%s" MANIFEST_SUFFIX, s->name);
             js_str(&b, rel);
         } else {
             js_printf(&b, "null");
@@ -1258,6 +1259,7 @@ static int collect_inputs(int argc, char **argv, const scan_opts *o, input_list 
  * system) or of a live process is never touched.
  */
 static char g_host[256];
+static char g_tmp_tag[300];    /* ".tmp.<host>.": what follows a final name */
 
 static void tmp_suffix_init(void)
 {
@@ -1266,6 +1268,16 @@ static void tmp_suffix_init(void)
     for (char *p = g_host; *p; p++)
         if (*p == '/')
             *p = '_';
+    snprintf(g_tmp_tag, sizeof g_tmp_tag, ".tmp.%s.", g_host);
+}
+
+/* Is ".<final>" (len bytes) the hidden form of an output's final name? */
+static int is_output_name(const char *hidden, size_t len)
+{
+    static const char summary[] = ".summary.json", manifest[] = MANIFEST_SUFFIX;
+    if (len == sizeof summary - 1)
+        return !memcmp(hidden, summary, len);
+    return len >= sizeof manifest && !memcmp(hidden + len - (sizeof manifest - 1), manifest, sizeof manifest - 1);
 }
 
 /* Removes stale temporaries in dir; @return how many. */
@@ -1275,25 +1287,15 @@ static int remove_stale_tmps(const char *dir)
     if (!d)
         return 0;
     int removed = 0;
-    size_t hl = strlen(g_host);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         const char *n = e->d_name;
-        if (n[0] != '.')
-            continue;
-        /* ".<name>.tmp.<host>.<pid>", <name> an output's final name */
-        const char *t = strstr(n, ".tmp.");
-        while (t && strstr(t + 1, ".tmp."))
-            t = strstr(t + 1, ".tmp.");
-        if (!t || strncmp(t + 5, g_host, hl) != 0 || t[5 + hl] != '.')
-            continue;
-        size_t base = (size_t)(t - n);
-        if (!((base >= 20 && !strncmp(t - 19, ".manifest.jsonl.zst", 19)) ||
-              (base == 13 && !strncmp(n, ".summary.json", 13))))
+        const char *t = n[0] == '.' ? strstr(n, g_tmp_tag) : NULL;
+        if (!t || !is_output_name(n, (size_t)(t - n)))
             continue;
         char *end;
         errno = 0;
-        long pid = strtol(t + 6 + hl, &end, 10);
+        long pid = strtol(t + strlen(g_tmp_tag), &end, 10);
         if (errno || *end || pid <= 0 || pid == (long)getpid())
             continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
@@ -1321,7 +1323,8 @@ static int prepare_outputs(const scan_opts *o, input_list *L)
     }
     tmp_suffix_init();
     int stale = remove_stale_tmps(o->outdir);
-    char last_dir[4096] = "";
+    char last_dir[4096];
+    snprintf(last_dir, sizeof last_dir, "%s", o->outdir);
     for (size_t i = 0; i < L->n; i++) {
         shard *s = &L->v[i];
         size_t n = strlen(o->outdir) + strlen(s->name) + 64;
@@ -1329,7 +1332,7 @@ static int prepare_outputs(const scan_opts *o, input_list *L)
         s->tmp_path = malloc(n + 32 + sizeof g_host);
         if (!s->out_path || !s->tmp_path)
             return -1;
-        snprintf(s->out_path, n, "%s/%s.manifest.jsonl.zst", o->outdir, s->name);
+        snprintf(s->out_path, n, "%s/%s" MANIFEST_SUFFIX, o->outdir, s->name);
         char *slash = strrchr(s->out_path, '/');
         snprintf(s->tmp_path, n + 32 + sizeof g_host, "%.*s/.%s.tmp.%s.%ld", (int)(slash - s->out_path),
                  s->out_path, slash + 1, g_host, (long)getpid());
@@ -1347,7 +1350,7 @@ static int prepare_outputs(const scan_opts *o, input_list *L)
         }
         *slash = '\0';
         int rc = mkdir_p(s->out_path);
-        if (rc == 0 && (i == 0 || strcmp(s->out_path, last_dir) != 0)) {
+        if (rc == 0 && strcmp(s->out_path, last_dir) != 0) {
             stale += remove_stale_tmps(s->out_path);
             snprintf(last_dir, sizeof last_dir, "%s", s->out_path);
         }

@@ -103,13 +103,6 @@ static inline uint64_t bigram_hash(uint64_t prev, uint64_t cur, uint64_t seed)
     return XXH3_64bits_withSeed(pair, 16, seed ^ TS_BIGRAM_SALT);
 }
 
-/* Lowercases one token into dst (at most TS_MAX_TOKEN bytes). */
-static inline void fold_token(const unsigned char *src, size_t len, unsigned char *dst)
-{
-    for (size_t i = 0; i < len; i++)
-        dst[i] = (unsigned char)(src[i] + (((unsigned char)(src[i] - 'A') < 26) << 5));
-}
-
 /*
  * The tokeniser, shared by the two entry points below through an inline
  * body: EMIT(bucket, start, end) is called for each n-gram in text order.
@@ -121,7 +114,7 @@ static inline void fold_token(const unsigned char *src, size_t len, unsigned cha
 #define TS_TOKENISE(cfg, lower, len, FOLD, EMIT)                                    \
     do {                                                                            \
         const unsigned char *p_ = (const unsigned char *)(lower);                   \
-        unsigned char tok_[TS_MAX_TOKEN];                                           \
+        char tok_[TS_MAX_TOKEN];                                                    \
         (void)tok_;                                                                 \
         const uint32_t mask_ = (cfg)->nbuckets - 1;                                 \
         const uint64_t seed_ = (cfg)->seed;                                         \
@@ -145,9 +138,9 @@ static inline void fold_token(const unsigned char *src, size_t len, unsigned cha
             if (s_ == e_)                                                           \
                 continue;                                                           \
             size_t hl_ = e_ - s_ > TS_MAX_TOKEN ? TS_MAX_TOKEN : e_ - s_;           \
-            const unsigned char *h_ = p_ + s_;                                      \
+            const void *h_ = p_ + s_;                                               \
             if (FOLD) {                                                             \
-                fold_token(h_, hl_, tok_);                                          \
+                lowercase((const char *)h_, hl_, tok_);                             \
                 h_ = tok_;                                                          \
             }                                                                       \
             uint64_t u_ = XXH3_64bits_withSeed(h_, hl_, seed_);                     \
