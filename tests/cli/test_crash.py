@@ -222,6 +222,10 @@ class CrashTest(unittest.TestCase):
             f".{name}.tmp.{host}.{live}": True,               # a live process: kept
             f".{name}.tmp.other-host.{dead.pid}": True,       # another host: kept
             ".notes.tmp.x": True,                             # not ours: kept
+            f".{name}.tmp.{host}.12x": True,                  # malformed pid: kept
+            f".{name}.tmp.{host}.": True,                     # no pid: kept
+            f".{name}.tmp.{host}.-{dead.pid}": True,          # negative pid: kept
+            f".x.jsonl.tmp.{host}.{dead.pid}": True,          # not an output's name: kept
         }
         for f in files:
             (out / f).write_bytes(b"partial")
