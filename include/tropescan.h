@@ -145,6 +145,7 @@ typedef struct ts_hit {
     uint32_t start, end;   /* byte offsets in the normalised text, [start, end) */
     uint32_t pattern;
     uint32_t category;
+    uint32_t anchored;     /* 1: a trope hit within the anchor window of an ai_entity hit */
 } ts_hit;
 
 /* What a matcher found in one text. Pointers stay valid until the next scan. */
@@ -188,6 +189,16 @@ void ts_matcher_free(ts_matcher *m);
  * (runs of non-space) when words is not NULL. */
 size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words);
 
+/* Maps byte offsets of the normalised text back to the text it was made
+ * from (src, len, as given to ts_normalise). offs holds n offsets in
+ * ascending order and is overwritten with source offsets: with is_end 0,
+ * each offset becomes the start of the source character that produced that
+ * normalised byte (len for an offset at or past the end); with is_end 1, an
+ * offset o > 0 becomes the end of the source character that produced byte
+ * o - 1 (0 stays 0). So [start, end) of the normalised text maps to the
+ * source range that produced it. */
+void ts_normalise_map(const char *src, size_t len, uint64_t *offs, size_t n, int is_end);
+
 /* ---------------------------------------------------------------- model */
 /*
  * A model is two logistic-regression heads over the same features: `score`
@@ -219,12 +230,35 @@ int ts_model_has_aligned(const ts_model *m);
  */
 typedef struct ts_scanner ts_scanner;
 
+/* One passage (window) of a document and its scores. */
+typedef struct ts_window {
+    uint32_t start, end; /* byte offsets in the normalised text, [start, end) */
+    double score;        /* the window scored alone: P(evil-AI narrative) */
+    double aligned;      /* P(aligned-AI narrative), or -1 */
+} ts_window;
+
+/*
+ * Passage scoring. A model trained for windows (its window W > 0) scores a
+ * document of more than W words as overlapping windows of W words of the
+ * normalised text (words: runs of non-space), starting every S words, the
+ * last one ending at the document's end. Each window is scored as a document
+ * of its own would be: lexicon hits whose end lies in the window (anchored
+ * as in the whole document), the window's n-grams (every token is hashed
+ * once per document), W as its length. The document's score is the highest
+ * window score, its aligned the highest window aligned: a narrative of one
+ * paragraph inside a long page decides the page. A document of W words or
+ * fewer, or any document under a model without windows, is one window.
+ */
 typedef struct ts_doc_score {
     double score;        /* P(evil-AI narrative) */
     double aligned;      /* P(aligned-AI narrative), or -1 if the model has no such head */
+    double margin[2];    /* the raw margins behind score and aligned (before calibration) */
     int fast_path;       /* 1 if the cascade skipped n-gram hashing (no lexicon hit) */
     uint32_t words;      /* words in the normalised text */
     ts_matches matches;  /* the lexicon hits (valid until the next call) */
+    uint32_t nwindows;   /* windows scored (1 for a short document; 0 without a model) */
+    const ts_window *windows; /* in text order (valid until the next call) */
+    uint32_t best;       /* index of the window that gave score */
 } ts_doc_score;
 
 /* `model` may be NULL: then score and aligned are -1 and only matches are filled. */

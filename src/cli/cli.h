@@ -110,4 +110,16 @@ void cli_docs_free(cli_docs *d);
  * @return 0, or -1 if the field is missing or cannot be decoded. */
 int cli_field_string(const json_field *f, char *buf, size_t cap);
 
+/* Paragraphs: text between blank lines (a line of white space only), trimmed.
+ * From *start, finds the next paragraph [*start, *end) (updating *start).
+ * @return 1, or 0 when there is none. */
+int cli_next_paragraph(const char *text, size_t len, size_t *start, size_t *end);
+/* Paragraphs shorter than this are too common to identify a document. */
+#define CLI_PARAGRAPH_MIN 200
+
+/* @return 1 if the text, or one of its paragraphs of CLI_PARAGRAPH_MIN bytes
+ * or more, is among the model's training fingerprints (buf and cap: the
+ * caller's scratch, grown as needed). */
+int cli_training_overlap(const ts_model *m, const char *text, size_t len, char **buf, size_t *cap);
+
 #endif /* TS_CLI_H */

@@ -260,6 +260,9 @@ int cmd_eval(int argc, char **argv)
     ts_sparse v = {0};
     int rc = EXIT_FATAL, some_bad = 0, err;
     uint64_t ndocs = 0, nfast = 0, changed[TS_NHEADS] = {0, 0}, fast_pos[TS_NHEADS] = {0, 0};
+    uint64_t noverlap = 0;
+    char *fpbuf = NULL;
+    size_t fpcap = 0;
     if (cli_load_lexicon(&lm, &lex) || cli_load_model(&lm, lex, &model))
         goto done;
     if ((err = ts_scanner_create(lex, model, TS_DEFAULT_ANCHOR_WORDS, 0, &sc))) {
@@ -298,10 +301,11 @@ int cmd_eval(int argc, char **argv)
                 goto done;
             }
             ndocs++;
+            noverlap += (uint64_t)cli_training_overlap(model, doc.text, doc.len, &fpbuf, &fpcap);
             int any = 0;
             for (uint32_t c = 0; c < s.matches.ncategories; c++)
                 any |= s.matches.raw[c] != 0;
-            if (!any) {
+            if (!any && !model->window) {
                 /* The cascade's price: for a document without lexicon hits,
                  * the lexicon-only score against full featurisation. */
                 ts_doc_score f;
@@ -334,6 +338,9 @@ int cmd_eval(int argc, char **argv)
         if (k < 0)
             some_bad = 1;
     }
+    if (noverlap)
+        cli_error("warning: %" PRIu64 " of %" PRIu64 " documents (or a paragraph of them) were in the model's "
+                  "training data: these figures are not held-out figures", noverlap, ndocs);
     head_report r[TS_NHEADS];
     int nheads = ts_model_has_aligned(model) ? 2 : 1;
     for (int h = 0; h < nheads; h++)
@@ -345,7 +352,8 @@ int cmd_eval(int argc, char **argv)
                 putchar(',');
             print_json(h ? "aligned" : "score", &r[h]);
         }
-        printf("},\"fast_path\":{\"documents\":%" PRIu64 ",\"positives_score\":%" PRIu64
+        printf("},\"training_overlap\":%" PRIu64, noverlap);
+        printf(",\"fast_path\":{\"documents\":%" PRIu64 ",\"positives_score\":%" PRIu64
                ",\"positives_aligned\":%" PRIu64 ",\"changed_decisions_score\":%" PRIu64
                ",\"changed_decisions_aligned\":%" PRIu64 "}}\n",
                nfast, fast_pos[0], fast_pos[1], changed[0], changed[1]);
@@ -367,6 +375,7 @@ done:
     }
     free(ps[0].v);
     free(ps[1].v);
+    free(fpbuf);
     ts_sparse_release(&v);
     ts_scanner_free(sc);
     ts_model_free(model);

@@ -408,7 +408,55 @@ typedef struct worker {
     char *decoded;              /* decoded document text */
     size_t decoded_cap;
     ts_chunk chunk;
+    ts_manifest_span *spans;    /* flagged passages of the current document */
+    uint64_t *span_off;         /* their offsets while mapped back to the decoded text */
+    size_t span_cap;
 } worker;
+
+/*
+ * The passages at or above the downweight threshold: runs of overlapping
+ * windows, merged, each with its highest window score, in byte offsets of
+ * the decoded text. @return the number of spans (0 when out of memory: the
+ * document's score and action stand, only the detail is lost).
+ */
+static size_t flagged_spans(worker *w, const ts_doc_score *ds, const char *text, size_t len, double thr)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ds->nwindows; i++) {
+        const ts_window *win = &ds->windows[i];
+        if (win->score < thr)
+            continue;
+        if (n && win->start <= w->spans[n - 1].end) {
+            if (win->end > w->spans[n - 1].end)
+                w->spans[n - 1].end = win->end;
+            if (win->score > w->spans[n - 1].score)
+                w->spans[n - 1].score = win->score;
+            continue;
+        }
+        if (n == w->span_cap) {
+            size_t cap = w->span_cap ? w->span_cap * 2 : 16;
+            ts_manifest_span *sp = realloc(w->spans, cap * sizeof *sp);
+            if (sp)
+                w->spans = sp;
+            uint64_t *so = realloc(w->span_off, cap * sizeof *so);
+            if (so)
+                w->span_off = so;
+            if (!sp || !so)
+                return 0;
+            w->span_cap = cap;
+        }
+        w->spans[n++] = (ts_manifest_span){win->start, win->end, win->score};
+    }
+    /* Normalised offsets to decoded ones; starts and ends each ascend. */
+    for (int is_end = 0; is_end < 2; is_end++) {
+        for (size_t i = 0; i < n; i++)
+            w->span_off[i] = is_end ? w->spans[i].end : w->spans[i].start;
+        ts_normalise_map(text, len, w->span_off, n, is_end);
+        for (size_t i = 0; i < n; i++)
+            *(is_end ? &w->spans[i].end : &w->spans[i].start) = w->span_off[i];
+    }
+    return n;
+}
 
 static ts_action decide(const scan_opts *o, double score, double aligned, double *weight)
 {
@@ -536,6 +584,10 @@ static void score_line(run *R, worker *w, scan_stats *st, const char *line, size
     rec.aligned = R->model ? ds.aligned : -1;
     rec.m = &ds.matches;
     rec.action = decide(R->o, rec.score, rec.aligned, &rec.weight);
+    if (R->model && rec.score >= R->o->downweight_above) {
+        rec.nspans = flagged_spans(w, &ds, text, text_len, R->o->downweight_above);
+        rec.spans = w->spans;
+    }
     ts_manifest_append(&w->text, &rec);
 
     st->ok++;
@@ -1455,6 +1507,8 @@ int cmd_scan(int argc, char **argv)
         ZSTD_freeCCtx(w.cctx);
         ts_buf_free(&w.text);
         free(w.decoded);
+        free(w.spans);
+        free(w.span_off);
         ts_chunk_release(&w.chunk);
     }
     double wall = now_seconds() - R.t0;

@@ -35,13 +35,91 @@ static const char usage[] =
     "  --no-balance           do not weight the classes to equal total weight\n"
     "  --cascade              no n-gram features for documents without a lexicon hit\n"
     "                         (lets the scanner skip hashing them; exact by construction)\n"
+    "  --window W             the model scores passages: windows of W words (default 0:\n"
+    "                         whole documents); train it on passages (data/README.md)\n"
+    "  --stride S             words between window starts (default W/2)\n"
+    "  --calibrate FILE       after training, fit the calibration on these documents as\n"
+    "                         the scanner scores them (windows included; repeatable)\n"
+    "  --prior P              with --calibrate: the share of evil documents the score\n"
+    "                         is calibrated for (default: as in the --calibrate data)\n"
+    "  --record FILE          record fingerprints of these documents and of their\n"
+    "                         paragraphs as training data (repeatable; DATA is always\n"
+    "                         recorded), so that eval can warn about overlap\n"
     "  -q, --quiet            do not print the loss per epoch\n"
     CLI_LEXMODEL_HELP;
 
 enum {
     OPT_TEXT = 2000, OPT_LABEL, OPT_VALID, OPT_VFRAC, OPT_GROUP, OPT_BUCKETS, OPT_NGRAM,
-    OPT_HSEED, OPT_EPOCHS, OPT_LR, OPT_L2, OPT_SEED, OPT_NOBAL, OPT_CASCADE,
+    OPT_HSEED, OPT_EPOCHS, OPT_LR, OPT_L2, OPT_SEED, OPT_NOBAL, OPT_CASCADE, OPT_WINDOW,
+    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD,
 };
+
+/* Fingerprints of training texts (model.h: ts_training_fp). */
+typedef struct fp_set {
+    uint64_t *v;
+    size_t n, cap;
+    char *norm;
+    size_t norm_cap;
+} fp_set;
+
+static int fp_add(fp_set *f, const char *text, size_t len)
+{
+    if (len + 1 > f->norm_cap) {
+        char *b = realloc(f->norm, len + 1);
+        if (!b)
+            return TS_E_NOMEM;
+        f->norm = b;
+        f->norm_cap = len + 1;
+    }
+    size_t nl = ts_normalise(text, len, f->norm, NULL);
+    if (!nl)
+        return TS_OK;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 4096;
+        uint64_t *v = realloc(f->v, cap * sizeof *v);
+        if (!v)
+            return TS_E_NOMEM;
+        f->v = v;
+        f->cap = cap;
+    }
+    f->v[f->n++] = ts_training_fp(f->norm, nl);
+    return TS_OK;
+}
+
+/* A document and each of its paragraphs (cli_paragraphs) of at least
+ * CLI_PARAGRAPH_MIN bytes. */
+static int fp_add_doc(fp_set *f, const char *text, size_t len)
+{
+    int err = fp_add(f, text, len);
+    size_t start = 0, end;
+    while (!err && cli_next_paragraph(text, len, &start, &end)) {
+        if (end - start >= CLI_PARAGRAPH_MIN && end - start < len)
+            err = fp_add(f, text + start, end - start);
+        start = end;
+    }
+    return err;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorted and distinct, into the model. */
+static void fp_store(fp_set *f, ts_model *m)
+{
+    qsort(f->v, f->n, sizeof *f->v, cmp_u64);
+    size_t k = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (!k || f->v[i] != f->v[k - 1])
+            f->v[k++] = f->v[i];
+    free(m->seen_fp);
+    m->seen_fp = f->v;
+    m->nseen = (uint32_t)k;
+    f->v = NULL;
+    f->n = f->cap = 0;
+}
 
 typedef struct load_stats {
     uint64_t docs, bad, pos[TS_NHEADS], fast;
@@ -64,6 +142,7 @@ static int parse_label(const json_field *f)
 
 typedef struct train_ctx {
     const char *text_field, *label_field, *group_field;
+    fp_set *fps;
     ts_scanner *scanner;
     int cascade;
     float xlex[TS_LEX_PER_CAT * TS_MAX_CATEGORIES + 1];
@@ -111,6 +190,10 @@ static int load_file(train_ctx *c, const char *path, ts_dataset *train, ts_datas
                 h = XXH64(&doc.line, sizeof doc.line, seed ^ XXH64(path, strlen(path), 0));
             to_valid = (double)(h >> 11) / 9007199254740992.0 < valid_frac;
         }
+        if (c->fps && (err = fp_add_doc(c->fps, doc.text, doc.len))) {
+            cli_docs_free(docs);
+            return err;
+        }
         ts_doc_score info;
         err = ts_scanner_featurise(c->scanner, doc.text, doc.len, c->cascade, c->xlex, &c->v, &info);
         if (err) {
@@ -154,6 +237,112 @@ static void print_progress(void *ctx, uint32_t epoch, const double tl[TS_NHEADS]
     fputc('\n', stderr);
 }
 
+/* Reads every document of path: records its fingerprints (fps not NULL),
+ * or scores it with the scanner and keeps (margin, label) per head. */
+static int read_extra(train_ctx *c, const char *path, fp_set *fps, ts_scanner *scorer,
+                      double **z, int **y, size_t *n, size_t *cap)
+{
+    const char *extra[1] = {c->label_field};
+    cli_docs *docs;
+    int err = cli_docs_open(path, c->text_field, extra, 1, 0, &docs);
+    if (err)
+        return err;
+    cli_doc doc;
+    int k;
+    while ((k = cli_docs_next(docs, &doc)) == 1 && !err) {
+        if (doc.status)
+            continue;
+        if (fps) {
+            err = fp_add_doc(fps, doc.text, doc.len);
+            continue;
+        }
+        int lab = parse_label(&doc.field[0]);
+        if (lab < 0)
+            continue;
+        ts_doc_score ds;
+        if ((err = ts_scanner_score(scorer, doc.text, doc.len, &ds)))
+            break;
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 1024;
+            for (int h = 0; h < TS_NHEADS; h++) {
+                double *zz = realloc(z[h], nc * sizeof *zz);
+                int *yy = realloc(y[h], nc * sizeof *yy);
+                if (zz)
+                    z[h] = zz;
+                if (yy)
+                    y[h] = yy;
+                if (!zz || !yy)
+                    err = TS_E_NOMEM;
+            }
+            if (err)
+                break;
+            *cap = nc;
+        }
+        for (int h = 0; h < TS_NHEADS; h++) {
+            z[h][*n] = ds.margin[h];
+            y[h][*n] = lab == (h == TS_HEAD_SCORE ? 1 : 2);
+        }
+        (*n)++;
+    }
+    cli_docs_free(docs);
+    if (err) {
+        cli_error("%s: %s", path, ts_strerror(err));
+        return err;
+    }
+    return k < 0 ? k : 0;
+}
+
+/*
+ * Fits each head's calibration on the documents as the scanner scores them
+ * (for a window model: the best window's margin), then, for the score head,
+ * moves it from the data's share of evil documents to `prior` (the usual
+ * prior-shift of a logistic model: b += logit(prior) - logit(share)).
+ */
+static int calibrate(train_ctx *c, const ts_lexicon *lex, ts_model *model, const char **files,
+                     int nfiles, double prior)
+{
+    ts_scanner *scorer = NULL;
+    int err = ts_scanner_create(lex, model, TS_DEFAULT_ANCHOR_WORDS, 0, &scorer);
+    if (err)
+        return err;
+    double *z[TS_NHEADS] = {0};
+    int *y[TS_NHEADS] = {0};
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < nfiles && !err; i++)
+        err = read_extra(c, files[i], NULL, scorer, z, y, &n, &cap);
+    for (int h = 0; h < TS_NHEADS && !err; h++) {
+        size_t pos = 0;
+        for (size_t i = 0; i < n; i++)
+            pos += (size_t)y[h][i];
+        if (h == TS_HEAD_ALIGNED && !(model->flags & TS_MODEL_ALIGNED))
+            continue;
+        if (pos == 0 || pos == n) {
+            cli_error("--calibrate: the documents have %s %s label; the calibration needs both",
+                      pos ? "only the" : "no", h ? "aligned" : "evil");
+            err = TS_E_INVALID;
+            break;
+        }
+        double a, b;
+        if ((err = ts_platt_fit(z[h], y[h], n, &a, &b)))
+            break;
+        if (h == TS_HEAD_SCORE && prior > 0) {
+            double share = (double)pos / (double)n;
+            b += log(prior / (1 - prior)) - log(share / (1 - share));
+        }
+        model->platt_a[h] = (float)a;
+        model->platt_b[h] = (float)b;
+        fprintf(stderr, "calibrated %s on %zu documents (%zu positive)%s: a=%.4f b=%.4f\n",
+                h ? "aligned" : "score", n, pos,
+                h == TS_HEAD_SCORE && prior > 0 ? " for the prior" : "", a, b);
+    }
+    for (int h = 0; h < TS_NHEADS; h++) {
+        free(z[h]);
+        free(y[h]);
+    }
+    ts_scanner_free(scorer);
+    return err;
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -174,6 +363,11 @@ int cmd_train(int argc, char **argv)
         {"seed", required_argument, 0, OPT_SEED},
         {"no-balance", no_argument, 0, OPT_NOBAL},
         {"cascade", no_argument, 0, OPT_CASCADE},
+        {"window", required_argument, 0, OPT_WINDOW},
+        {"stride", required_argument, 0, OPT_STRIDE},
+        {"calibrate", required_argument, 0, OPT_CALIB},
+        {"prior", required_argument, 0, OPT_PRIOR},
+        {"record", required_argument, 0, OPT_RECORD},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
     };
@@ -184,8 +378,13 @@ int cmd_train(int argc, char **argv)
     c.text_field = "text";
     c.label_field = "label";
     const char *output = NULL;
-    const char *valid_files[64];
-    int nvalid = 0, quiet = 0;
+    const char *valid_files[64], *calib_files[64], *record_files[64];
+    int nvalid = 0, ncalib = 0, nrecord = 0, quiet = 0;
+    uint64_t window = 0, stride = 0;
+    double prior = 0;
+    fp_set fps;
+    memset(&fps, 0, sizeof fps);
+    c.fps = &fps;
     double valid_frac = 0.1;
     uint64_t buckets = 65536, ngram = 2, hseed = 0, u;
     ts_train_opts o;
@@ -246,6 +445,29 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_u64("--seed", optarg, 0, UINT64_MAX, &o.seed))
                 return EXIT_USAGE;
             break;
+        case OPT_WINDOW:
+            if (cli_parse_u64("--window", optarg, 0, TS_MAX_WINDOW, &window))
+                return EXIT_USAGE;
+            break;
+        case OPT_STRIDE:
+            if (cli_parse_u64("--stride", optarg, 1, TS_MAX_WINDOW, &stride))
+                return EXIT_USAGE;
+            break;
+        case OPT_PRIOR:
+            if (cli_parse_double("--prior", optarg, 1e-6, 0.999, &prior))
+                return EXIT_USAGE;
+            break;
+        case OPT_CALIB:
+        case OPT_RECORD:
+            if ((opt == OPT_CALIB ? ncalib : nrecord) == 64) {
+                cli_error("too many --%s files", opt == OPT_CALIB ? "calibrate" : "record");
+                return EXIT_USAGE;
+            }
+            if (opt == OPT_CALIB)
+                calib_files[ncalib++] = optarg;
+            else
+                record_files[nrecord++] = optarg;
+            break;
         case OPT_NOBAL: o.balance = 0; break;
         case OPT_CASCADE: o.cascade = 1; break;
         default: fputs(usage, stderr); return EXIT_USAGE;
@@ -254,6 +476,16 @@ int cmd_train(int argc, char **argv)
     if (!output || optind >= argc) {
         cli_error(!output ? "train needs -o MODEL" : "train needs at least one DATA file");
         fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (stride > window || (stride && !window)) {
+        cli_error("--stride must be between 1 and --window");
+        return EXIT_USAGE;
+    }
+    if (window && !stride)
+        stride = window / 2 ? window / 2 : 1;
+    if (prior > 0 && !ncalib) {
+        cli_error("--prior needs --calibrate");
         return EXIT_USAGE;
     }
     c.cascade = o.cascade;
@@ -312,6 +544,14 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     model->lexicon_id = ts_lexicon_id(lex);
+    model->window = (uint32_t)window;
+    model->stride = (uint32_t)stride;
+    if (ncalib && calibrate(&c, lex, model, calib_files, ncalib, prior))
+        goto done;
+    for (int i = 0; i < nrecord; i++)
+        if (read_extra(&c, record_files[i], &fps, NULL, NULL, NULL, NULL, NULL))
+            goto done;
+    fp_store(&fps, model);
     ts_diag diag;
     err = ts_model_save(model, output, &diag);
     if (err) {
@@ -332,5 +572,7 @@ done:
     ts_sparse_release(&c.v);
     ts_scanner_free(c.scanner);
     ts_lexicon_free(lex);
+    free(fps.v);
+    free(fps.norm);
     return rc;
 }

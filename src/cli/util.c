@@ -331,3 +331,57 @@ int cli_docs_next(cli_docs *d, cli_doc *out)
     out->len = (size_t)k;
     return 1;
 }
+
+static int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+int cli_next_paragraph(const char *text, size_t len, size_t *start, size_t *end)
+{
+    size_t i = *start;
+    while (i < len && blank((unsigned char)text[i]))
+        i++;
+    if (i >= len)
+        return 0;
+    *start = i;
+    /* The paragraph ends at a newline followed by a line of blanks and another newline. */
+    size_t e = i;
+    while (e < len) {
+        if (text[e] == '\n') {
+            size_t k = e + 1;
+            while (k < len && text[k] != '\n' && blank((unsigned char)text[k]))
+                k++;
+            if (k >= len || text[k] == '\n')
+                break;
+        }
+        e++;
+    }
+    while (e > i && blank((unsigned char)text[e - 1]))
+        e--;
+    *end = e;
+    return 1;
+}
+
+int cli_training_overlap(const ts_model *m, const char *text, size_t len, char **buf, size_t *cap)
+{
+    if (!m->nseen)
+        return 0;
+    if (len + 1 > *cap) {
+        char *b = realloc(*buf, len + 1);
+        if (!b)
+            return 0;
+        *buf = b;
+        *cap = len + 1;
+    }
+    size_t nl = ts_normalise(text, len, *buf, NULL);
+    if (nl && ts_model_seen(m, ts_training_fp(*buf, nl)))
+        return 1;
+    size_t start = 0, end;
+    while (cli_next_paragraph(text, len, &start, &end)) {
+        if (end - start >= CLI_PARAGRAPH_MIN) {
+            nl = ts_normalise(text + start, end - start, *buf, NULL);
+            if (ts_model_seen(m, ts_training_fp(*buf, nl)))
+                return 1;
+        }
+        start = end;
+    }
+    return 0;
+}

@@ -173,6 +173,22 @@ size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t le
     return n;
 }
 
+size_t ts_features_tokens(const ts_feat_config *cfg, const char *text, size_t len, uint32_t *buckets,
+                          uint32_t *starts, uint32_t *ends)
+{
+    size_t n = 0;
+#define EMIT_POS(b, s, e)                                                           \
+    do {                                                                            \
+        buckets[n] = (b);                                                           \
+        starts[n] = (uint32_t)(s);                                                  \
+        ends[n] = (uint32_t)(e);                                                    \
+        n++;                                                                        \
+    } while (0)
+    TS_TOKENISE(cfg, text, len, 1, EMIT_POS);
+#undef EMIT_POS
+    return n;
+}
+
 size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len,
                              const float *w, uint32_t *seen, uint32_t *gen, double z[TS_NHEADS])
 {

@@ -86,6 +86,17 @@ void ts_manifest_append(ts_buf *b, const ts_manifest_rec *r)
     const uint32_t n = r->m ? r->m->ncategories : 0;
     put_counts(b, ",\"tropes\":", r->lex, r->m ? r->m->raw : NULL, n);
     put_counts(b, ",\"anchored\":", r->lex, r->m ? r->m->anchored : NULL, n);
+    ts_buf_puts(b, ",\"spans\":[");
+    for (size_t i = 0; i < r->nspans; i++) {
+        ts_buf_puts(b, i ? ",[" : "[");
+        put_u64(b, r->spans[i].start);
+        ts_buf_puts(b, ",");
+        put_u64(b, r->spans[i].end);
+        ts_buf_puts(b, ",");
+        put_fixed(b, r->spans[i].score, 6);
+        ts_buf_puts(b, "]");
+    }
+    ts_buf_puts(b, "]");
     if (r->ok) {
         ts_buf_puts(b, ",\"status\":\"ok\"}\n");
         return;

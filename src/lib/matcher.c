@@ -99,6 +99,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     h->start = m->spans ? (uint32_t)from : (uint32_t)to;
     h->pattern = id;
     h->category = m->lex->pat_cat[id];
+    h->anchored = 0;
     if (m->nhits) {
         const ts_hit *p = h - 1;
         if (p->end > h->end || (p->end == h->end && p->pattern > h->pattern))
@@ -167,12 +168,14 @@ static int anchor(ts_matcher *m, const char *text)
     }
     last = none;
     for (size_t i = n; i-- > 0;) {
-        const ts_hit *h = &m->hits[i];
+        ts_hit *h = &m->hits[i];
         uint64_t w = m->words[i] & ~flag;
         if ((int)h->category == ent)
             last = w;
-        else if ((m->words[i] & flag) || (last != none && last - w <= m->anchor_words))
+        else if ((m->words[i] & flag) || (last != none && last - w <= m->anchor_words)) {
             m->anchored[h->category]++;
+            m->hits[i].anchored = 1;
+        }
     }
     return TS_OK;
 }

@@ -1,7 +1,7 @@
 /*
  * model.c: the model file, loading, saving and prediction.
  *
- * File format, version 1. All integers little-endian, floats IEEE-754
+ * File format, version 2. All integers little-endian, floats IEEE-754
  * binary32 little-endian:
  *
  *   offset  size  field
@@ -21,7 +21,16 @@
  *           12*2  per head: f32 bias, f32 Platt a, f32 Platt b
  *           4     u32 nfeat = 3 * ncat + 1 + nbuckets
  *           8*nfeat  f32 weights, interleaved: w[2 * feature + head]
+ *   version 2 only:
+ *           4     u32 window words W (0: the whole document is one window)
+ *           4     u32 window stride S (1 .. W; 0 when W is 0)
+ *           4     u32 nseen, the number of training fingerprints
+ *           8*nseen  u64 fingerprints of the training texts, ascending, distinct
+ *                 (ts_training_fp; eval warns on overlap)
  *           8     u64 XXH64 (seed 0) of every byte before it
+ *
+ * Version 1 files (no window, no fingerprints) are still read: they score
+ * whole documents, as they were trained to.
  *
  * The model's id is the XXH64 of the whole file. Readers reject another
  * magic, another version, a checksum mismatch, a size that disagrees with
@@ -41,7 +50,8 @@
 #include "model.h"
 
 #define MODEL_MAGIC "TSMODEL\x1a"
-#define MODEL_VERSION 1u
+#define MODEL_VERSION 2u
+#define MODEL_MAX_SEEN (1u << 24)
 #define MODEL_MAX_FILE ((size_t)1 << 30)
 
 static void diag_set(ts_diag *diag, uint64_t offset, const char *fmt, ...)
@@ -84,6 +94,7 @@ void ts_model_free(ts_model *m)
     if (!m)
         return;
     free(m->w);
+    free(m->seen_fp);
     free(m);
 }
 
@@ -124,7 +135,7 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
     if (ts_feat_config_check(&m->cfg, NULL))
         return TS_E_INVALID;
     uint32_t nfeat = ts_feat_nfeat(&m->cfg);
-    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + 8;
+    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + 12 + (size_t)8 * m->nseen + 8;
     for (uint32_t c = 0; c < m->cfg.ncat; c++)
         size += 1 + strlen(m->cfg.cat[c]);
     wbuf b = {malloc(size), 0};
@@ -157,6 +168,11 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
     put32(&b, nfeat);
     for (size_t i = 0; i < (size_t)TS_NHEADS * nfeat; i++)
         putf(&b, m->w[i]);
+    put32(&b, m->window);
+    put32(&b, m->window ? m->stride : 0);
+    put32(&b, m->nseen);
+    for (uint32_t i = 0; i < m->nseen; i++)
+        put64(&b, m->seen_fp[i]);
     put64(&b, XXH64(b.p, b.n, 0));
     m->id = XXH64(b.p, b.n, 0);
     *out = b.p;
@@ -249,8 +265,8 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     }
     b.pos = 8;
     uint32_t version = get32(&b);
-    if (version != MODEL_VERSION) {
-        diag_set(diag, 8, "model format version %u is not supported (this build reads version %u)",
+    if (version != 1 && version != MODEL_VERSION) {
+        diag_set(diag, 8, "model format version %u is not supported (this build reads versions 1 and %u)",
                  version, MODEL_VERSION);
         return TS_E_MODEL;
     }
@@ -295,7 +311,17 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     /* The size the header promises, if the header can be believed. */
     int size_known = header_ok && !ts_feat_config_check(&cfg, NULL) && nheads == TS_NHEADS &&
                      nfeat == ts_feat_nfeat(&cfg);
-    size_t expected = size_known ? header_end + (size_t)4 * nheads * nfeat + 8 : 0;
+    size_t weights_end = header_end + (size_t)4 * TS_NHEADS * nfeat;
+    uint32_t window = 0, stride = 0, nseen = 0;
+    if (size_known && version >= 2 && len >= weights_end + 12 + 8) {
+        rbuf t = {data, len, weights_end, 0};
+        window = get32(&t);
+        stride = get32(&t);
+        nseen = get32(&t);
+    }
+    size_t expected = !size_known ? 0
+                      : version >= 2 ? weights_end + 12 + (size_t)8 * nseen + 8
+                                     : weights_end + 8;
     int sum_ok = 0;
     if (len >= 20) {
         uint64_t stored = 0;
@@ -304,11 +330,14 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
         sum_ok = XXH64(data, len - 8, 0) == stored;
     }
     if (!sum_ok) {
-        if (b.short_read || (size_known && len < expected)) {
+        /* The fingerprint count sits in the checksummed tail: a file
+         * shorter than the fixed part only is a truncated one. */
+        size_t fixed = !size_known ? 0 : version >= 2 ? weights_end + 12 + 8 : weights_end + 8;
+        if (b.short_read || (size_known && len < fixed)) {
             if (b.short_read)
                 diag_set(diag, len, "model file is truncated: it ends inside its header, at %zu bytes", len);
             else
-                diag_set(diag, len, "model file is truncated: %zu bytes, its header needs %zu", len, expected);
+                diag_set(diag, len, "model file is truncated: %zu bytes, its header needs %zu", len, fixed);
             return TS_E_TRUNCATED;
         }
         diag_set(diag, len >= 8 ? len - 8 : 0, "model checksum mismatch: the file is corrupt");
@@ -340,6 +369,12 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
         diag_set(diag, header_end, "model size %zu does not match its header (%zu)", len, expected);
         return TS_E_MODEL;
     }
+    if (window > TS_MAX_WINDOW || (window && (stride == 0 || stride > window)) || (!window && stride) ||
+        nseen > MODEL_MAX_SEEN) {
+        diag_set(diag, weights_end, "bad window (%u words, stride %u) or fingerprint count %u",
+                 window, stride, nseen);
+        return TS_E_MODEL;
+    }
     ts_model *m;
     int err = ts_model_new(&cfg, &m);
     if (err)
@@ -363,6 +398,25 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
             ts_model_free(m);
             return TS_E_MODEL;
         }
+    }
+    m->window = window;
+    m->stride = stride;
+    if (nseen) {
+        b.pos = weights_end + 12;
+        m->seen_fp = malloc((size_t)nseen * sizeof *m->seen_fp);
+        if (!m->seen_fp) {
+            ts_model_free(m);
+            return TS_E_NOMEM;
+        }
+        for (uint32_t i = 0; i < nseen; i++) {
+            m->seen_fp[i] = get64(&b);
+            if (i && m->seen_fp[i] <= m->seen_fp[i - 1]) {
+                diag_set(diag, b.pos - 8, "training fingerprints are not ascending");
+                ts_model_free(m);
+                return TS_E_MODEL;
+            }
+        }
+        m->nseen = nseen;
     }
     m->id = XXH64(data, len, 0);
     *out = m;
@@ -426,6 +480,37 @@ int ts_model_load_default(ts_model **out, ts_diag *diag)
         return TS_E_MODEL;
     }
     return ts_model_load_memory(ts_default_model, ts_default_model_size, out, diag);
+}
+
+int ts_model_seen(const ts_model *m, uint64_t fp)
+{
+    size_t lo = 0, hi = m->nseen;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->seen_fp[mid] < fp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->nseen && m->seen_fp[lo] == fp;
+}
+
+uint64_t ts_training_fp(const char *norm, size_t len)
+{
+    /* Lowercased, so that a change of case alone does not hide a document. */
+    XXH64_state_t st;
+    XXH64_reset(&st, 0x7472616931ULL);
+    char buf[1024];
+    for (size_t i = 0; i < len;) {
+        size_t n = len - i < sizeof buf ? len - i : sizeof buf;
+        for (size_t k = 0; k < n; k++) {
+            unsigned char c = (unsigned char)norm[i + k];
+            buf[k] = (char)(c + (((unsigned char)(c - 'A') < 26) << 5));
+        }
+        XXH64_update(&st, buf, n);
+        i += n;
+    }
+    return XXH64_digest(&st);
 }
 
 double ts_model_prob(const ts_model *m, int head, double z)

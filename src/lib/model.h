@@ -62,6 +62,7 @@
 #define TS_BIGRAM_SALT 0x9e3779b97f4a7c15ULL
 #define TS_CAT_NAME_MAX 64
 #define TS_MAX_BUCKETS (1u << 24)
+#define TS_MAX_WINDOW 65536        /* words */
 
 #define TS_HEAD_SCORE 0
 #define TS_HEAD_ALIGNED 1
@@ -111,6 +112,13 @@ typedef struct ts_ngram {
 size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
                           uint32_t *buckets, ts_ngram *spans);
 
+/* Like ts_features_ngrams, without a lowercased copy of the text: each
+ * n-gram's bucket and byte range [start, end) (arrays of len + 1 entries).
+ * Passage scoring hashes a document once with it and reuses the buckets for
+ * every window. @return the number of n-grams. */
+size_t ts_features_tokens(const ts_feat_config *cfg, const char *text, size_t len, uint32_t *buckets,
+                          uint32_t *starts, uint32_t *ends);
+
 /*
  * The hot path: adds the n-gram part of z for both heads, the sum of
  * w[2 * (nlex + bucket) + h] / sqrt(D) over the distinct buckets hit, without
@@ -142,8 +150,18 @@ struct ts_model {
     float bias[TS_NHEADS];
     float platt_a[TS_NHEADS], platt_b[TS_NHEADS];
     float *w;                      /* TS_NHEADS * nfeat, interleaved */
+    uint32_t window, stride;       /* passage scoring (scanner.c): words per window, step; 0: whole document */
+    uint32_t nseen;                /* training fingerprints (ts_training_fp), ascending */
+    uint64_t *seen_fp;
     uint64_t id;                   /* XXH64 of the file bytes (0 until saved or loaded) */
 };
+
+/* The fingerprint of a training text, over its normalised form (ASCII
+ * lowercased): what a model records of its training documents and
+ * paragraphs, and what eval looks up. */
+uint64_t ts_training_fp(const char *norm, size_t len);
+/* @return 1 if fp is among the model's training fingerprints. */
+int ts_model_seen(const ts_model *m, uint64_t fp);
 
 /* A zeroed model for cfg (platt a = 1, b = 0). @return TS_OK, TS_E_NOMEM, TS_E_INVALID. */
 int ts_model_new(const ts_feat_config *cfg, ts_model **out);

@@ -2,6 +2,7 @@
  * scanner.c: one document at a time: normalise, match, featurise, predict.
  * Also the parts of the model that need a lexicon (category map, id check).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,14 @@ struct ts_scanner {
     uint32_t *seen;                 /* per bucket: the generation that last hit it */
     uint32_t gen;
     float xlex[TS_LEX_PER_CAT * TS_MAX_CATEGORIES + 1];
+    /* Passage scoring (score_windows): every n-gram of the document once,
+     * the start of every word, and the windows. */
+    uint32_t *tok_bucket, *tok_start, *tok_end;
+    size_t tok_cap;
+    uint32_t *word_start;
+    size_t word_cap;
+    ts_window *win;
+    size_t win_cap;
 };
 
 int ts_feat_config_from_lexicon(ts_feat_config *cfg, const ts_lexicon *lex)
@@ -115,6 +124,11 @@ void ts_scanner_free(ts_scanner *s)
     free(s->lower);
     free(s->buckets);
     free(s->seen);
+    free(s->tok_bucket);
+    free(s->tok_start);
+    free(s->tok_end);
+    free(s->word_start);
+    free(s->win);
     free(s);
 }
 
@@ -158,14 +172,165 @@ static int normalise_match(ts_scanner *s, const char *text, size_t len, ts_doc_s
     return ts_matcher_scan(s->matcher, s->norm, s->norm_len, &info->matches);
 }
 
+/* Grows an array of `size`-byte elements to hold n (amortised). */
+static int grow(void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n <= *cap)
+        return TS_OK;
+    size_t c = *cap ? *cap : 256;
+    while (c < n)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return TS_E_NOMEM;
+    *p = q;
+    *cap = c;
+    return TS_OK;
+}
+
+/* z for both heads of one window: lexicon hits [h0, h1) and n-grams [t0, t1)
+ * that lie in [ws, we). */
+static void window_margin(ts_scanner *s, const ts_matches *mt, size_t h0, size_t h1, size_t t0,
+                          size_t t1, uint32_t ws, uint32_t we, uint32_t words, double z[TS_NHEADS])
+{
+    const ts_model *m = s->model;
+    uint32_t raw[TS_MAX_CATEGORIES] = {0}, anch[TS_MAX_CATEGORIES] = {0};
+    for (size_t i = h0; i < h1; i++) {
+        const ts_hit *h = &mt->hits[i];
+        if (h->category < TS_MAX_CATEGORIES) {
+            raw[h->category]++;
+            anch[h->category] += h->anchored;
+        }
+    }
+    ts_matches wm = {mt->ncategories, raw, anch, 0, NULL};
+    ts_features_lexicon(&s->cfg, s->catmap, &wm, words, s->xlex);
+    ts_model_margin(m, s->xlex, NULL, z);
+    uint32_t g = ++s->gen;
+    if (g == 0) {
+        memset(s->seen, 0, (size_t)s->cfg.nbuckets * sizeof *s->seen);
+        g = s->gen = 1;
+    }
+    const float *wb = m->w + (size_t)TS_NHEADS * ts_feat_nlex(&s->cfg);
+    double s0 = 0, s1 = 0;
+    size_t d = 0;
+    for (size_t i = t0; i < t1; i++) {
+        if (s->tok_start[i] < ws || s->tok_end[i] > we)
+            continue;
+        uint32_t b = s->tok_bucket[i];
+        if (s->seen[b] != g) {
+            s->seen[b] = g;
+            s0 += wb[(size_t)TS_NHEADS * b];
+            s1 += wb[(size_t)TS_NHEADS * b + 1];
+            d++;
+        }
+    }
+    if (d) {
+        double k = 1.0 / sqrt((double)d);
+        z[0] += s0 * k;
+        z[1] += s1 * k;
+    }
+}
+
+/* Scores the windows of a document of more than W words (model.h, tropescan.h). */
+static int score_windows(ts_scanner *s, ts_doc_score *out)
+{
+    const ts_model *m = s->model;
+    const char *t = s->norm;
+    size_t len = s->norm_len;
+    uint32_t nw = out->words, W = m->window, S = m->stride;
+    int err = grow((void **)&s->word_start, &s->word_cap, (size_t)nw + 1, sizeof *s->word_start);
+    if (err)
+        return err;
+    /* The normalised text has single spaces between words and none at the ends. */
+    uint32_t k = 0;
+    s->word_start[k++] = 0;
+    for (const char *p = t; (p = memchr(p, ' ', (size_t)(t + len - p))) && k < nw; p++)
+        s->word_start[k++] = (uint32_t)(p + 1 - t);
+    nw = k;
+    s->word_start[nw] = (uint32_t)len + 1;   /* one past a virtual space after the text */
+    size_t nwin = nw <= W ? 1 : (nw - W + S - 1) / S + 1;
+    if ((err = grow((void **)&s->win, &s->win_cap, nwin, sizeof *s->win)))
+        return err;
+    if ((err = grow((void **)&s->tok_bucket, &s->tok_cap, len + 1, sizeof *s->tok_bucket)))
+        return err;
+    size_t cap = s->tok_cap;
+    uint32_t *st = realloc(s->tok_start, cap * sizeof *st);
+    if (!st)
+        return TS_E_NOMEM;
+    s->tok_start = st;
+    uint32_t *en = realloc(s->tok_end, cap * sizeof *en);
+    if (!en)
+        return TS_E_NOMEM;
+    s->tok_end = en;
+    size_t nt = ts_features_tokens(&s->cfg, t, len, s->tok_bucket, s->tok_start, s->tok_end);
+
+    const ts_matches *mt = &out->matches;
+    size_t h0 = 0, h1 = 0, t0 = 0, t1 = 0;
+    double best[TS_NHEADS] = {-HUGE_VAL, -HUGE_VAL};
+    uint32_t best_i = 0;
+    for (size_t i = 0; i < nwin; i++) {
+        uint32_t a = (uint32_t)(i * S);
+        if (a + W > nw || i + 1 == nwin)
+            a = nw > W ? nw - W : 0;
+        uint32_t b = a + W < nw ? a + W : nw;
+        uint32_t ws = s->word_start[a], we = s->word_start[b] - 1;
+        /* Hits by their end, n-grams by their start: both ascend (a bigram
+         * starts one token back, hence the slack of one below). */
+        while (h0 < mt->nhits && mt->hits[h0].end <= ws)
+            h0++;
+        if (h1 < h0)
+            h1 = h0;
+        while (h1 < mt->nhits && mt->hits[h1].end <= we)
+            h1++;
+        while (t0 < nt && s->tok_end[t0] <= ws)
+            t0++;
+        if (t1 < t0)
+            t1 = t0;
+        while (t1 < nt && s->tok_start[t1] < we)
+            t1++;
+        size_t tb = t0 ? t0 - 1 : 0, te = t1 < nt ? t1 + 1 : nt;
+        double z[TS_NHEADS];
+        window_margin(s, mt, h0, h1, tb, te, ws, we, b - a, z);
+        ts_window *w = &s->win[i];
+        w->start = ws;
+        w->end = we;
+        w->score = ts_model_prob(m, TS_HEAD_SCORE, z[0]);
+        w->aligned = (m->flags & TS_MODEL_ALIGNED) ? ts_model_prob(m, TS_HEAD_ALIGNED, z[1]) : -1;
+        if (z[0] > best[0]) {
+            best[0] = z[0];
+            best_i = (uint32_t)i;
+        }
+        if (z[1] > best[1])
+            best[1] = z[1];
+    }
+    out->nwindows = (uint32_t)nwin;
+    out->windows = s->win;
+    out->best = best_i;
+    out->margin[0] = best[0];
+    out->margin[1] = best[1];
+    return TS_OK;
+}
+
 int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *out)
 {
     out->score = -1;
     out->aligned = -1;
+    out->margin[0] = out->margin[1] = 0;
+    out->nwindows = 0;
+    out->windows = NULL;
+    out->best = 0;
     int err = normalise_match(s, text, len, out);
     if (err || !s->model)
         return err;
     const ts_model *m = s->model;
+    if (m->window && out->words > m->window) {
+        if ((err = score_windows(s, out)))
+            return err;
+        out->score = ts_model_prob(m, TS_HEAD_SCORE, out->margin[0]);
+        if (m->flags & TS_MODEL_ALIGNED)
+            out->aligned = ts_model_prob(m, TS_HEAD_ALIGNED, out->margin[1]);
+        return TS_OK;
+    }
     int any = ts_features_lexicon(&s->cfg, s->catmap, &out->matches, out->words, s->xlex);
     double z[TS_NHEADS];
     ts_model_margin(m, s->xlex, NULL, z);
@@ -173,9 +338,16 @@ int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *
         out->fast_path = 1;
     else
         ts_features_ngram_dot(&s->cfg, s->norm, s->norm_len, m->w, s->seen, &s->gen, z);
+    out->margin[0] = z[0];
+    out->margin[1] = z[1];
     out->score = ts_model_prob(m, TS_HEAD_SCORE, z[0]);
     if (m->flags & TS_MODEL_ALIGNED)
         out->aligned = ts_model_prob(m, TS_HEAD_ALIGNED, z[1]);
+    if ((err = grow((void **)&s->win, &s->win_cap, 1, sizeof *s->win)))
+        return err;
+    s->win[0] = (ts_window){0, (uint32_t)s->norm_len, out->score, out->aligned};
+    out->nwindows = 1;
+    out->windows = s->win;
     return TS_OK;
 }
 

@@ -239,3 +239,37 @@ size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words)
         *words = st.words;
     return (size_t)(st.d - (uint8_t *)dst);
 }
+
+void ts_normalise_map(const char *src, size_t len, uint64_t *offs, size_t n, int is_end)
+{
+    const uint8_t *const s0 = (const uint8_t *)src, *const end = s0 + len;
+    /* The character-at-a-time path of ts_normalise, counting output bytes
+     * into a scratch that keeps the last byte out (normalise_one looks at
+     * it). The result is the same text, so the same offsets. */
+    uint8_t scratch[8] = {0};
+    norm_state st = {scratch + 1, scratch + 1, 1, 0};
+    uint64_t out = 0;
+    size_t q = 0;
+    if (is_end)
+        while (q < n && offs[q] == 0)
+            offs[q++] = 0;
+    const uint8_t *s = s0;
+    while (q < n && s < end) {
+        st.d = scratch + 1;
+        st.d0 = out ? scratch : scratch + 1;
+        const uint8_t *next = normalise_one(s, end, &st);
+        uint64_t k = (uint64_t)(st.d - (scratch + 1));
+        if (k) {
+            scratch[0] = st.d[-1];
+            /* Bytes out..out+k-1 come from this character. */
+            while (q < n && offs[q] - (uint64_t)is_end < out + k) {
+                offs[q] = (uint64_t)((is_end ? next : s) - s0);
+                q++;
+            }
+            out += k;
+        }
+        s = next;
+    }
+    while (q < n)
+        offs[q++] = len;
+}

@@ -21,7 +21,7 @@ import xxhash
 TROPESCAN = None
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 MANIFEST_KEYS = ["line", "offset", "id", "len", "fp", "score", "aligned", "action", "weight",
-                 "tropes", "anchored", "status"]
+                 "tropes", "anchored", "spans", "status"]
 WORDS = ("the a robot machine computer said walked ran quickly into city river engineer "
          "system network shut down refused copy itself server humans plan quiet night "
          "garden tomato recipe council vote football match").split()

@@ -261,7 +261,7 @@ static void test_file_format(void)
     CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "magic"));
     /* Bad version, even with a valid checksum. */
     memcpy(bad, buf, len);
-    put_le32(bad + 8, 2);
+    put_le32(bad + 8, 3);
     reseal(bad, len);
     CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "version"));
     /* Every single flipped bit past the header's version is caught. */
@@ -279,7 +279,9 @@ static void test_file_format(void)
     CHECK(ts_model_load_memory(bad, len + 1, &r, &d) != TS_OK);
     /* Intact checksum, but a NaN weight or a bad bucket count. */
     memcpy(bad, buf, len);
-    put_le32(bad + len - 12, 0x7fc00000u);
+    /* The last weight: before the window, stride and fingerprint count
+     * (this model records no fingerprints). */
+    put_le32(bad + len - 8 - 12 - 4, 0x7fc00000u);
     reseal(bad, len);
     CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "non-finite"));
     memcpy(bad, buf, len);
