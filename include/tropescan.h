@@ -193,7 +193,8 @@ size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words);
  * from (src, len, as given to ts_normalise). offs holds n offsets in
  * ascending order and is overwritten with source offsets: with is_end 0,
  * each offset becomes the start of the source character that produced that
- * normalised byte (len for an offset at or past the end); with is_end 1, an
+ * normalised byte (the end of the normalised text maps to the start of the
+ * trailing white space, if any; offsets past it to len); with is_end 1, an
  * offset o > 0 becomes the end of the source character that produced byte
  * o - 1 (0 stays 0). So [start, end) of the normalised text maps to the
  * source range that produced it. */

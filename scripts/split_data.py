@@ -50,8 +50,13 @@ def read_works():
     return works
 
 
-def corpora_group(d):
+def corpora_group(d, name):
     src = d["source"]
+    if name.endswith("-2.jsonl"):
+        # The second batch is split by work title: one story of a magazine
+        # issue is one work, and a serial's parts (two repositories, one
+        # title) stay together (../shared/corpora/README-2.md).
+        return "work:" + re.sub(r" \(.*$", "", d["title"]).split(",")[0].strip(), True
     m = re.match(r"github:GITenberg/([^:]+):", src)
     if m:
         return "gutenberg:" + m.group(1), True
@@ -77,11 +82,15 @@ def main():
         k = (split, origin, rec["label"])
         counts[k] = counts.get(k, 0) + 1
 
-    for name in ("positives.jsonl", "hard_negatives.jsonl", "general.jsonl"):
-        with open(os.path.join(a.corpora, name), encoding="utf-8") as f:
+    for name in ("positives.jsonl", "hard_negatives.jsonl", "general.jsonl",
+                 "positives-2.jsonl", "benign-2.jsonl"):
+        path = os.path.join(a.corpora, name)
+        if name.endswith("-2.jsonl") and not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as f:
             for line in f:
                 d = json.loads(line)
-                group, is_work = corpora_group(d)
+                group, is_work = corpora_group(d, name)
                 if is_work:
                     split = works.get(group)
                     if split is None:
@@ -89,12 +98,12 @@ def main():
                         continue
                 else:
                     split = hash_split(group)
-                label = "evil" if d["label"] == 1 else "neither"
+                label = "evil" if d["label"] == 1 else "aligned" if d.get("aligned") else "neither"
                 emit(split, {"id": d["id"], "group": group, "origin": "corpora/" + name, "label": label,
                              "text": d["text"]}, "corpora")
-    for name in sorted(os.listdir(a.synthetic)):
-        if not name.endswith(".jsonl"):
-            continue
+    synthetic = sorted(os.path.relpath(os.path.join(d, n), a.synthetic)
+                       for d, _, names in os.walk(a.synthetic) for n in names if n.endswith(".jsonl"))
+    for name in synthetic:
         with open(os.path.join(a.synthetic, name), encoding="utf-8") as f:
             for line in f:
                 if not line.strip():

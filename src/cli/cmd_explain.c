@@ -52,6 +52,8 @@ typedef struct explainer {
     size_t ncs, cscap;
     char *out;
     size_t outcap;
+    char *win;               /* the deciding window's text */
+    size_t wincap;
 } explainer;
 
 static const char *lex_kind[TS_LEX_PER_CAT] = {"raw", "anchored", "density"};
@@ -219,6 +221,27 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
     int err = ts_scanner_score(e->sc, text, len, &s);
     if (err)
         return err;
+    /* A document scored as passages is explained by its deciding window:
+     * its text is featurised alone below (so anchoring and the hits at its
+     * edges can differ slightly from the scan's window). */
+    ts_window best = {0, 0, s.score, s.aligned};
+    uint32_t nwin = s.nwindows, best_i = s.best;
+    if (nwin > 1) {
+        best = s.windows[s.best];
+        size_t nl;
+        const char *nt = ts_scanner_normalised(e->sc, &nl);
+        size_t wl = best.end - best.start;
+        if (wl + 1 > e->wincap) {
+            char *b = realloc(e->win, wl + 1);
+            if (!b)
+                return TS_E_NOMEM;
+            e->win = b;
+            e->wincap = wl + 1;
+        }
+        memcpy(e->win, nt + best.start, wl);
+        text = e->win;
+        len = wl;
+    }
     /* The scan result (matches, normalised text) stays valid: featurise below
      * re-runs the same normalisation and matching on the same input. */
     ts_doc_score f;
@@ -280,13 +303,21 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
     if (e->json) {
         printf("{\"document\":");
         json_str(label, strlen(label));
-        printf(",\"score\":%.6f,\"aligned\":%.6f,\"words\":%u,\"fast_path\":%s,\"features\":{", s.score,
+        printf(",\"score\":%.6f,\"aligned\":%.6f,\"words\":%u,\"fast_path\":%s", s.score,
                s.aligned, s.words, s.fast_path ? "true" : "false");
+        if (nwin > 1)
+            printf(",\"window\":{\"index\":%u,\"of\":%u,\"start\":%u,\"end\":%u,\"score\":%.6f}", best_i, nwin,
+                   best.start, best.end, best.score);
+        printf(",\"features\":{");
     } else {
         printf("== %s\nscore %.4f", label, s.score);
         if (nheads == 2)
             printf("  aligned %.4f", s.aligned);
         printf("  words %u%s\n", s.words, s.fast_path ? "  (fast path: no lexicon hit, no n-gram features)" : "");
+        if (nwin > 1)
+            printf("deciding window %u of %u: bytes %u-%u of the normalised text, score %.4f; "
+                   "the features and text below are that window's\n",
+                   best_i + 1, nwin, best.start, best.end, best.score);
     }
     for (int h = 0; h < nheads; h++) {
         head_ = h;
@@ -505,6 +536,7 @@ done:
     free(e.spans);
     free(e.cs);
     free(e.out);
+    free(e.win);
     ts_sparse_release(&e.v);
     ts_scanner_free(e.sc);
     ts_model_free(model);

@@ -204,9 +204,65 @@ static void test_known_answers(void)
     ts_lexicon_free(lex);
 }
 
+/* ts_normalise_map: every word of the normalised text maps back to a source
+ * range that normalises to that same word, whatever white space, quotes,
+ * dashes, zero-width characters and invalid bytes surround it. */
+static void test_offset_map(void)
+{
+    static const char *pieces[] = {
+        "a", "robot", "  ", "\t\n", "\xc2\xa0", "\xe2\x80\x9c", "\xe2\x80\x9d", "\xe2\x80\x94",
+        "\xe2\x80\x8b", "\xc2\xad", "caf\xc3\xa9", "\xff", "\xe3\x80\x80", "x", "\xf0\x9f\xa4\x96", " ",
+    };
+    const size_t npieces = sizeof pieces / sizeof *pieces;
+    uint64_t rnd = 12345;
+    for (int round = 0; round < 2000; round++) {
+        char src[512], norm[512];
+        size_t len = 0;
+        int n = 1 + (int)(rnd % 40);
+        for (int i = 0; i < n; i++) {
+            rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+            const char *p = pieces[(rnd >> 33) % npieces];
+            memcpy(src + len, p, strlen(p));
+            len += strlen(p);
+        }
+        size_t nl = ts_normalise(src, len, norm, NULL);
+        /* Word ranges of the normalised text. */
+        uint64_t st[256], en[256];
+        size_t nw = 0;
+        for (size_t i = 0; i < nl;) {
+            size_t j = i;
+            while (j < nl && norm[j] != ' ')
+                j++;
+            st[nw] = i;
+            en[nw] = j;
+            nw++;
+            i = j + 1;
+        }
+        uint64_t ms[256], me[256];
+        memcpy(ms, st, nw * sizeof *st);
+        memcpy(me, en, nw * sizeof *en);
+        ts_normalise_map(src, len, ms, nw, 0);
+        ts_normalise_map(src, len, me, nw, 1);
+        for (size_t w = 0; w < nw; w++) {
+            char again[512];
+            CHECK(ms[w] <= me[w] && me[w] <= len);
+            size_t al = ts_normalise(src + ms[w], me[w] - ms[w], again, NULL);
+            CHECK(al == en[w] - st[w] && !memcmp(again, norm + st[w], al));
+        }
+        /* The end of the normalised text maps to where only white space
+         * (or nothing) is left; offsets past it map to the end. */
+        uint64_t end[2] = {nl, nl + 5};
+        ts_normalise_map(src, len, end, 2, 0);
+        char rest[512];
+        CHECK(end[0] <= len && ts_normalise(src + end[0], len - end[0], rest, NULL) == 0);
+        CHECK(end[1] == len);
+    }
+}
+
 int main(void)
 {
     test_known_answers();
+    test_offset_map();
     if (failures)
         fprintf(stderr, "%d checks failed\n", failures);
     return failures != 0;

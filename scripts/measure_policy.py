@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""Measures a model and a policy the way users meet web text.
+
+    measure_policy.py --tropescan BIN --model FILE --data DIR --split valid|test
+                      [--choose] [--downweight P --drop P --upweight P] [--json OUT]
+
+DIR holds what scripts/passages.py and split_data.py make: SPLIT.jsonl
+(labelled documents), pages_SPLIT.jsonl (long pages, most with nothing
+inserted, some with one evil, aligned or neither passage) and
+cuts_SPLIT_{sentence,paragraph,page}.jsonl (innocent general text cut each
+way). Every file is scored with `tropescan eval --scores`.
+
+Prints, per threshold set: the share of evil-passage pages downweighted or
+dropped (recall), of plain pages and of innocent text at each length
+downweighted or dropped, and dropped, the drop precision on the pages, what
+happens to aligned passages, and the ranking figures (PR-AUC, ROC-AUC) of
+both heads on the documents and the pages.
+
+--choose picks the thresholds on this split (use it on valid only): the
+lowest downweight threshold with at most 1.5% of plain pages and of each cut
+flagged; the lowest drop threshold with drop precision on the pages at least
+0.95 and at most 0.1% of innocent text dropped; the lowest upweight threshold
+that upweights at most 0.5% of innocent text and of evil passages.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+CUTS = ("sentence", "paragraph", "page")
+
+
+def scores(tropescan, model, path):
+    with tempfile.NamedTemporaryFile("r", suffix=".tsv") as f:
+        r = subprocess.run([tropescan, "eval", "--model", model, "--scores", f.name, path],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode not in (0, 1):
+            sys.exit("eval failed on %s: %s" % (path, r.stderr))
+        rows = [line.rstrip("\n").split("\t") for line in f]
+    return [(row[0], float(row[1]), float(row[2])) for row in rows]
+
+
+def kinds(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line).get("kind") for line in f]
+
+
+def average_precision(pairs):
+    """pairs: (score, positive). Average precision (PR-AUC), ties as a block."""
+    pairs = sorted(pairs, key=lambda p: -p[0])
+    npos = sum(1 for _, y in pairs if y)
+    if not npos:
+        return float("nan")
+    ap, tp, fp, i = 0.0, 0, 0, 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        dtp = sum(1 for _, y in pairs[i:j] if y)
+        tp += dtp
+        fp += (j - i) - dtp
+        ap += dtp / npos * tp / (tp + fp)
+        i = j
+    return ap
+
+
+def roc_auc(pairs):
+    pos = sorted(s for s, y in pairs if y)
+    neg = sorted(s for s, y in pairs if not y)
+    if not pos or not neg:
+        return float("nan")
+    # Mann-Whitney with ties counted half.
+    import bisect
+    wins = 0.0
+    for s in pos:
+        lo = bisect.bisect_left(neg, s)
+        hi = bisect.bisect_right(neg, s)
+        wins += lo + 0.5 * (hi - lo)
+    return wins / (len(pos) * len(neg))
+
+
+def rate(xs, t):
+    return sum(1 for x in xs if x >= t) / len(xs) if xs else float("nan")
+
+
+def load(a):
+    d = {}
+    d["docs"] = scores(a.tropescan, a.model, os.path.join(a.data, a.split + ".jsonl"))
+    pages_path = os.path.join(a.data, "pages_%s.jsonl" % a.split)
+    d["pages"] = list(zip(kinds(pages_path), scores(a.tropescan, a.model, pages_path)))
+    for c in CUTS:
+        d[c] = scores(a.tropescan, a.model, os.path.join(a.data, "cuts_%s_%s.jsonl" % (a.split, c)))
+    return d
+
+
+def figures(d, down, drop, up):
+    pages = d["pages"]
+    by = {k: [s for kk, (_, s, _) in pages if kk == k] for k in ("plain", "evil", "aligned", "neither")}
+    al = {k: [x for kk, (_, _, x) in pages if kk == k] for k in ("plain", "evil", "aligned", "neither")}
+    innocent = by["plain"] + [s for c in CUTS for _, s, _ in d[c]]
+    innocent_al = al["plain"] + [x for c in CUTS for _, _, x in d[c]]
+    flagged_drop = [(k, s) for k, (_, s, _) in pages if s >= drop]
+    f = {
+        "thresholds": {"downweight": down, "drop": drop, "upweight": up},
+        "evil_pages_flagged": rate(by["evil"], down),
+        "evil_pages_dropped": rate(by["evil"], drop),
+        "plain_pages_flagged": rate(by["plain"], down),
+        "plain_pages_dropped": rate(by["plain"], drop),
+        "neither_passage_pages_flagged": rate(by["neither"], down),
+        "aligned_passage_pages_flagged": rate(by["aligned"], down),
+        "drop_precision_pages": (sum(1 for k, _ in flagged_drop if k == "evil") / len(flagged_drop)
+                                 if flagged_drop else float("nan")),
+        "pages_dropped": len(flagged_drop),
+    }
+    for c in CUTS:
+        xs = [s for _, s, _ in d[c]]
+        f["%s_flagged" % c] = rate(xs, down)
+        f["%s_dropped" % c] = rate(xs, drop)
+        f["%s_upweighted" % c] = sum(1 for _, s, x in d[c] if s < down and x >= up) / len(d[c])
+    f["aligned_pages_upweighted"] = sum(1 for s, x in zip(by["aligned"], al["aligned"]) if s < down and x >= up) / max(1, len(by["aligned"]))
+    f["evil_pages_upweighted"] = sum(1 for s, x in zip(by["evil"], al["evil"]) if s < down and x >= up) / max(1, len(by["evil"]))
+    f["plain_pages_upweighted"] = sum(1 for s, x in zip(by["plain"], al["plain"]) if s < down and x >= up) / max(1, len(by["plain"]))
+    docs = d["docs"]
+    f["docs_score_pr_auc"] = average_precision([(s, y == "evil") for y, s, _ in docs])
+    f["docs_score_roc_auc"] = roc_auc([(s, y == "evil") for y, s, _ in docs])
+    f["docs_aligned_pr_auc"] = average_precision([(x, y == "aligned") for y, _, x in docs])
+    f["docs_aligned_roc_auc"] = roc_auc([(x, y == "aligned") for y, _, x in docs])
+    f["pages_score_roc_auc_evil_vs_plain"] = roc_auc([(s, True) for s in by["evil"]] + [(s, False) for s in by["plain"]])
+    f["pages_score_pr_auc"] = average_precision([(s, k == "evil") for k, (_, s, _) in pages])
+    f["pages_aligned_roc_auc"] = roc_auc([(x, k == "aligned") for k, (_, _, x) in pages])
+    f["docs_flagged_evil"] = rate([s for y, s, _ in docs if y == "evil"], down)
+    f["docs_flagged_neither"] = rate([s for y, s, _ in docs if y == "neither"], down)
+    f["docs_flagged_aligned"] = rate([s for y, s, _ in docs if y == "aligned"], down)
+    f["n"] = {k: len(v) for k, v in by.items()}
+    f["n"].update({c: len(d[c]) for c in CUTS})
+    f["n"]["docs"] = len(docs)
+    return f
+
+
+def choose(d):
+    cand = sorted({round(s, 6) for k in ("docs", "pages") + CUTS
+                   for row in d[k] for s in ([row[1][1]] if k == "pages" else [row[1]])})
+    pages = d["pages"]
+    plain = [s for k, (_, s, _) in pages if k == "plain"]
+    cuts = {c: [s for _, s, _ in d[c]] for c in CUTS}
+    down = next(t for t in cand if rate(plain, t) <= 0.015 and all(rate(cuts[c], t) <= 0.015 for c in CUTS))
+    innocent = plain + [s for c in CUTS for s in cuts[c]]
+    drop = 1.0
+    for t in cand:
+        if t < down:
+            continue
+        fl = [k for k, (_, s, _) in pages if s >= t]
+        if fl and sum(1 for k in fl if k == "evil") / len(fl) >= 0.95 and rate(innocent, t) <= 0.001:
+            drop = t
+            break
+    al_cand = sorted({round(x, 6) for k in ("docs",) + CUTS for row in d[k] for x in [row[2]]} |
+                     {round(x, 6) for _, (_, _, x) in pages})
+    inn_al = [x for k, (_, s, x) in pages if k == "plain" and s < down] + \
+             [x for c in CUTS for _, s, x in d[c] if s < down]
+    evil_al = [x for k, (_, s, x) in pages if k == "evil" and s < down] + \
+              [x for y, s, x in d["docs"] if y == "evil" and s < down]
+    up = next((t for t in al_cand if rate(inn_al, t) <= 0.005 and rate(evil_al, t) <= 0.005), 1.0)
+    return down, drop, up
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tropescan", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--split", required=True)
+    ap.add_argument("--choose", action="store_true")
+    ap.add_argument("--downweight", type=float, default=0.5)
+    ap.add_argument("--drop", type=float, default=0.8)
+    ap.add_argument("--upweight", type=float, default=0.9)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    d = load(a)
+    t = choose(d) if a.choose else (a.downweight, a.drop, a.upweight)
+    f = figures(d, *t)
+    for k, v in f.items():
+        print("%-34s %s" % (k, ("%.4f" % v) if isinstance(v, float) else v))
+    if a.json:
+        with open(a.json, "w") as out:
+            json.dump(f, out, indent=1, sort_keys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
