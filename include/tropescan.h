@@ -222,6 +222,10 @@ uint64_t ts_model_id(const ts_model *m);
 uint64_t ts_model_lexicon_id(const ts_model *m);
 /* @return 1 if the model has the `aligned` head. */
 int ts_model_has_aligned(const ts_model *m);
+/* The policy thresholds chosen with the model (`tropescan train --policy`):
+ * out[0] downweight, out[1] drop, out[2] upweight; 0 where none was set.
+ * @return the model's window in words (0: it scores whole documents). */
+uint32_t ts_model_policy(const ts_model *m, double out[3]);
 
 /* ---------------------------------------------------------------- scanner */
 /*

@@ -153,30 +153,24 @@ def windows_of(nwords, w, s):
     return out
 
 
-def cmd_windows(a):
-    mil = None
-    if a.mil_scores:
-        with open(a.mil_scores) as f:
-            mil = [line.split("\t") for line in f]
-    out = sys.stdout
-    k = 0  # index into the first pass's windows, in output order
-    for path in a.inputs:
+def labelled_windows(paths, w, s):
+    """Yields (doc, window records, candidates) per document: the windows
+    labelled by the rules above, and apart the long positive documents'
+    windows that multiple-instance learning chooses from."""
+    for path in paths:
         for d in read_jsonl(path):
             words, b = word_spans(d["text"])
-            wins = windows_of(len(words), a.window, a.stride)
-            label = d["label"]
-            span = d.get("span")
-            cands = []
+            wins = windows_of(len(words), w, s)
+            label, span = d["label"], d.get("span")
+            recs, cands = [], []
             for i, (x, y) in enumerate(wins):
                 ws, we = words[x][0], words[y - 1][1]
-                text = b[ws:we].decode("utf-8", "replace")
-                rec = {"id": "%s#%d" % (d["id"], i), "text": text}
+                rec = {"id": "%s#%d" % (d["id"], i), "text": b[ws:we].decode("utf-8", "replace")}
                 if len(wins) == 1:
                     rec["label"] = label
                 elif span:
                     ov = max(0, min(we, span[1]) - max(ws, span[0]))
-                    need = min(span[1] - span[0], we - ws) / 2
-                    if ov >= need:
+                    if ov >= min(span[1] - span[0], we - ws) / 2:
                         rec["label"] = label
                     elif ov == 0:
                         rec["label"] = "neither"
@@ -189,20 +183,34 @@ def cmd_windows(a):
                     continue
                 else:
                     rec["label"] = "neither"
-                out.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
-            if cands and mil is not None:
-                col = 1 if label == "evil" else 2
-                scored = []
-                for rec in cands:
-                    scored.append((float(mil[k][col]), rec))
-                    k += 1
-                keep = max(1, (len(scored) + 1) // 2)
-                best = sorted(range(len(scored)), key=lambda i: -scored[i][0])[:keep]
-                for i in sorted(best):
-                    out.write(json.dumps(scored[i][1], ensure_ascii=False, sort_keys=True) + "\n")
-            else:
-                for rec in cands:
-                    out.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+                recs.append(rec)
+            yield d, recs, cands
+
+
+def emit(rec):
+    sys.stdout.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def cmd_windows(a):
+    mil = None
+    if a.mil_scores:
+        with open(a.mil_scores) as f:
+            mil = [line.split("\t") for line in f]
+    k = 0  # index into the candidates' scores, in order
+    for d, recs, cands in labelled_windows(a.inputs, a.window, a.stride):
+        for rec in recs:
+            emit(rec)
+        if mil is None or not cands:
+            for rec in cands:
+                emit(rec)
+            continue
+        col = 1 if d["label"] == "evil" else 2
+        scored = [float(mil[k + i][col]) for i in range(len(cands))]
+        k += len(cands)
+        keep = max(1, (len(cands) + 1) // 2)
+        best = sorted(range(len(cands)), key=lambda i: -scored[i])[:keep]
+        for i in sorted(best):
+            emit(cands[i])
     if mil is not None and k != len(mil):
         sys.stderr.write("passages.py: --mil-scores has %d lines, the candidates %d\n" % (len(mil), k))
         return 1
@@ -211,20 +219,9 @@ def cmd_windows(a):
 
 def cmd_mil_candidates(a):
     """The candidate windows alone, in order (what --mil-scores must score)."""
-    a.mil_scores = None
-    buf = []
-    real = sys.stdout
-
-    class Sink:
-        def write(self, s):
-            if '"mil": 1' in s:
-                buf.append(s)
-    sys.stdout = Sink()
-    try:
-        cmd_windows(a)
-    finally:
-        sys.stdout = real
-    real.write("".join(buf))
+    for _, _, cands in labelled_windows(a.inputs, a.window, a.stride):
+        for rec in cands:
+            emit(rec)
     return 0
 
 

@@ -218,7 +218,7 @@ int cmd_eval(int argc, char **argv)
     cli_lexmodel lm;
     memset(&lm, 0, sizeof lm);
     const char *text_field = "text", *label_field = "label", *scores_path = NULL;
-    double thr[2] = {0.8, 0.5};
+    double thr[2] = {-1, -1};   /* unset: the model's policy, else 0.8 and 0.5 */
     uint64_t nbins = 10;
     int json = 0, opt;
     optind = 1;
@@ -265,6 +265,12 @@ int cmd_eval(int argc, char **argv)
     size_t fpcap = 0;
     if (cli_load_lexicon(&lm, &lex) || cli_load_model(&lm, lex, &model))
         goto done;
+    double policy[3];
+    ts_model_policy(model, policy);
+    if (thr[0] < 0)
+        thr[0] = policy[1] > 0 ? policy[1] : 0.8;
+    if (thr[1] < 0)
+        thr[1] = policy[0] > 0 ? policy[0] : 0.5;
     if ((err = ts_scanner_create(lex, model, TS_DEFAULT_ANCHOR_WORDS, 0, &sc))) {
         cli_error("%s", ts_strerror(err));
         goto done;

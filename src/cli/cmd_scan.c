@@ -88,11 +88,13 @@ static const char scan_help[] =
     "  -q, --quiet               no progress display\n"
     "      --text-field PATH     field holding the text (default: text; a.b for nesting)\n"
     "      --id-field PATH       field holding the id (default: id)\n"
-    "      --drop-above P        drop when score >= P (default: 0.8)\n"
-    "      --downweight-above P  downweight when score >= P (default: 0.5)\n"
+    "      --drop-above P        drop when score >= P (default: the model's policy,\n"
+    "                            else 0.8)\n"
+    "      --downweight-above P  downweight when score >= P (default: the model's\n"
+    "                            policy, else 0.5)\n"
     "      --downweight-factor W weight of downweighted documents (default: 0.25)\n"
     "      --upweight-above P    upweight when aligned >= P and not dropped or\n"
-    "                            downweighted (default: off)\n"
+    "                            downweighted (default: the model's policy, else off)\n"
     "      --upweight-factor W   weight of upweighted documents (default: 2)\n"
     "      --error-action A      keep (default) or drop documents that cannot be read\n"
     "      --max-doc-bytes N     longer lines are reported as too_long (default: 16M)\n"
@@ -1234,7 +1236,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         cli_error("scan: no input given (see tropescan scan --help)");
         return -1;
     }
-    if (o->downweight_above > o->drop_above) {
+    if (o->downweight_above >= 0 && o->drop_above >= 0 && o->downweight_above > o->drop_above) {
         cli_error("scan: --downweight-above (%g) must not exceed --drop-above (%g)", o->downweight_above,
                   o->drop_above);
         return -1;
@@ -1425,10 +1427,10 @@ int cmd_scan(int argc, char **argv)
         .threads = 0,
         .text_field = "text",
         .id_field = "id",
-        .drop_above = DEFAULT_DROP_ABOVE,
-        .downweight_above = DEFAULT_DOWNWEIGHT_ABOVE,
+        .drop_above = -1,          /* unset: the model's, else the default */
+        .downweight_above = -1,
         .downweight_factor = DEFAULT_DOWNWEIGHT_FACTOR,
-        .upweight_above = 2.0,
+        .upweight_above = -1,
         .upweight_factor = DEFAULT_UPWEIGHT_FACTOR,
         .max_doc_bytes = DEFAULT_MAX_DOC_BYTES,
         .chunk_size = DEFAULT_CHUNK_SIZE,
@@ -1464,6 +1466,24 @@ int cmd_scan(int argc, char **argv)
         return EXIT_FATAL;
     }
 
+    /* Thresholds not given: the model's own (chosen with it, data/README.md), else the defaults. */
+    double policy[3] = {0, 0, 0};
+    if (model)
+        ts_model_policy(model, policy);
+    if (o.downweight_above < 0)
+        o.downweight_above = policy[0] > 0 ? policy[0] : DEFAULT_DOWNWEIGHT_ABOVE;
+    if (o.drop_above < 0)
+        o.drop_above = policy[1] > 0 ? policy[1] : DEFAULT_DROP_ABOVE;
+    if (o.upweight_above < 0)
+        o.upweight_above = policy[2] > 0 ? policy[2] : 2.0;
+    if (o.downweight_above > o.drop_above) {
+        cli_error("scan: the downweight threshold (%g) must not exceed the drop threshold (%g)",
+                  o.downweight_above, o.drop_above);
+        ts_model_free(model);
+        ts_lexicon_free(lex);
+        free_inputs(&L);
+        return EXIT_USAGE;
+    }
     R.lex = lex;
     R.model = model;
     R.shards = L.v;

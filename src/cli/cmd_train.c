@@ -42,6 +42,8 @@ static const char usage[] =
     "                         the scanner scores them (windows included; repeatable)\n"
     "  --prior P              with --calibrate: the share of evil documents the score\n"
     "                         is calibrated for (default: as in the --calibrate data)\n"
+    "  --policy D,R,U         thresholds chosen for this model (downweight, drop,\n"
+    "                         upweight; 0: none): scan and eval use them by default\n"
     "  --record FILE          record fingerprints of these documents and of their\n"
     "                         paragraphs as training data (repeatable; DATA is always\n"
     "                         recorded), so that eval can warn about overlap\n"
@@ -51,7 +53,7 @@ static const char usage[] =
 enum {
     OPT_TEXT = 2000, OPT_LABEL, OPT_VALID, OPT_VFRAC, OPT_GROUP, OPT_BUCKETS, OPT_NGRAM,
     OPT_HSEED, OPT_EPOCHS, OPT_LR, OPT_L2, OPT_SEED, OPT_NOBAL, OPT_CASCADE, OPT_WINDOW,
-    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD,
+    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY,
 };
 
 /* Fingerprints of training texts (model.h: ts_training_fp). */
@@ -368,6 +370,7 @@ int cmd_train(int argc, char **argv)
         {"calibrate", required_argument, 0, OPT_CALIB},
         {"prior", required_argument, 0, OPT_PRIOR},
         {"record", required_argument, 0, OPT_RECORD},
+        {"policy", required_argument, 0, OPT_POLICY},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
     };
@@ -382,6 +385,7 @@ int cmd_train(int argc, char **argv)
     int nvalid = 0, ncalib = 0, nrecord = 0, quiet = 0;
     uint64_t window = 0, stride = 0;
     double prior = 0;
+    float policy[3] = {0, 0, 0};
     fp_set fps;
     memset(&fps, 0, sizeof fps);
     c.fps = &fps;
@@ -468,6 +472,20 @@ int cmd_train(int argc, char **argv)
             else
                 record_files[nrecord++] = optarg;
             break;
+        case OPT_POLICY: {
+            double d, r, up;
+            char extra;
+            if (sscanf(optarg, "%lf,%lf,%lf%c", &d, &r, &up, &extra) != 3 || !(d >= 0 && d <= 1) ||
+                !(r >= 0 && r <= 1) || !(up >= 0 && up <= 1) || (d > 0 && r > 0 && d > r)) {
+                cli_error("--policy: expected DOWNWEIGHT,DROP,UPWEIGHT in [0, 1] with downweight <= drop, got '%s'",
+                          optarg);
+                return EXIT_USAGE;
+            }
+            policy[0] = (float)d;
+            policy[1] = (float)r;
+            policy[2] = (float)up;
+            break;
+        }
         case OPT_NOBAL: o.balance = 0; break;
         case OPT_CASCADE: o.cascade = 1; break;
         default: fputs(usage, stderr); return EXIT_USAGE;
@@ -546,6 +564,7 @@ int cmd_train(int argc, char **argv)
     model->lexicon_id = ts_lexicon_id(lex);
     model->window = (uint32_t)window;
     model->stride = (uint32_t)stride;
+    memcpy(model->policy, policy, sizeof policy);
     if (ncalib && calibrate(&c, lex, model, calib_files, ncalib, prior))
         goto done;
     for (int i = 0; i < nrecord; i++)

@@ -24,6 +24,8 @@
  *   version 2 only:
  *           4     u32 window words W (0: the whole document is one window)
  *           4     u32 window stride S (1 .. W; 0 when W is 0)
+ *           12    f32 policy thresholds the model was calibrated with:
+ *                 downweight, drop, upweight (0: none; scan's defaults)
  *           4     u32 nseen, the number of training fingerprints
  *           8*nseen  u64 fingerprints of the training texts, ascending, distinct
  *                 (ts_training_fp; eval warns on overlap)
@@ -52,6 +54,7 @@
 #define MODEL_MAGIC "TSMODEL\x1a"
 #define MODEL_VERSION 2u
 #define MODEL_MAX_SEEN (1u << 24)
+#define V2_FIXED 24u   /* window, stride, policy, nseen */
 #define MODEL_MAX_FILE ((size_t)1 << 30)
 
 static void diag_set(ts_diag *diag, uint64_t offset, const char *fmt, ...)
@@ -102,6 +105,13 @@ uint64_t ts_model_id(const ts_model *m) { return m->id; }
 uint64_t ts_model_lexicon_id(const ts_model *m) { return m->lexicon_id; }
 int ts_model_has_aligned(const ts_model *m) { return (m->flags & TS_MODEL_ALIGNED) != 0; }
 
+uint32_t ts_model_policy(const ts_model *m, double out[3])
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = m->policy[i];
+    return m->window;
+}
+
 /* ------------------------------------------------------------ writing */
 
 typedef struct wbuf {
@@ -135,7 +145,7 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
     if (ts_feat_config_check(&m->cfg, NULL))
         return TS_E_INVALID;
     uint32_t nfeat = ts_feat_nfeat(&m->cfg);
-    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + 12 + (size_t)8 * m->nseen + 8;
+    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + 24 + (size_t)8 * m->nseen + 8;
     for (uint32_t c = 0; c < m->cfg.ncat; c++)
         size += 1 + strlen(m->cfg.cat[c]);
     wbuf b = {malloc(size), 0};
@@ -170,6 +180,8 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
         putf(&b, m->w[i]);
     put32(&b, m->window);
     put32(&b, m->window ? m->stride : 0);
+    for (int i = 0; i < 3; i++)
+        putf(&b, m->policy[i]);
     put32(&b, m->nseen);
     for (uint32_t i = 0; i < m->nseen; i++)
         put64(&b, m->seen_fp[i]);
@@ -313,14 +325,17 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
                      nfeat == ts_feat_nfeat(&cfg);
     size_t weights_end = header_end + (size_t)4 * TS_NHEADS * nfeat;
     uint32_t window = 0, stride = 0, nseen = 0;
-    if (size_known && version >= 2 && len >= weights_end + 12 + 8) {
+    float policy[3] = {0, 0, 0};
+    if (size_known && version >= 2 && len >= weights_end + V2_FIXED + 8) {
         rbuf t = {data, len, weights_end, 0};
         window = get32(&t);
         stride = get32(&t);
+        for (int i = 0; i < 3; i++)
+            policy[i] = getf(&t);
         nseen = get32(&t);
     }
     size_t expected = !size_known ? 0
-                      : version >= 2 ? weights_end + 12 + (size_t)8 * nseen + 8
+                      : version >= 2 ? weights_end + V2_FIXED + (size_t)8 * nseen + 8
                                      : weights_end + 8;
     int sum_ok = 0;
     if (len >= 20) {
@@ -332,7 +347,7 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     if (!sum_ok) {
         /* The fingerprint count sits in the checksummed tail: a file
          * shorter than the fixed part only is a truncated one. */
-        size_t fixed = !size_known ? 0 : version >= 2 ? weights_end + 12 + 8 : weights_end + 8;
+        size_t fixed = !size_known ? 0 : version >= 2 ? weights_end + V2_FIXED + 8 : weights_end + 8;
         if (b.short_read || (size_known && len < fixed)) {
             if (b.short_read)
                 diag_set(diag, len, "model file is truncated: it ends inside its header, at %zu bytes", len);
@@ -370,8 +385,9 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
         return TS_E_MODEL;
     }
     if (window > TS_MAX_WINDOW || (window && (stride == 0 || stride > window)) || (!window && stride) ||
-        nseen > MODEL_MAX_SEEN) {
-        diag_set(diag, weights_end, "bad window (%u words, stride %u) or fingerprint count %u",
+        nseen > MODEL_MAX_SEEN || !(policy[0] >= 0 && policy[0] <= 1) || !(policy[1] >= 0 && policy[1] <= 1) ||
+        !(policy[2] >= 0 && policy[2] <= 1)) {
+        diag_set(diag, weights_end, "bad window (%u words, stride %u), policy or fingerprint count %u",
                  window, stride, nseen);
         return TS_E_MODEL;
     }
@@ -401,8 +417,9 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     }
     m->window = window;
     m->stride = stride;
+    memcpy(m->policy, policy, sizeof policy);
     if (nseen) {
-        b.pos = weights_end + 12;
+        b.pos = weights_end + V2_FIXED;
         m->seen_fp = malloc((size_t)nseen * sizeof *m->seen_fp);
         if (!m->seen_fp) {
             ts_model_free(m);

@@ -279,9 +279,9 @@ static void test_file_format(void)
     CHECK(ts_model_load_memory(bad, len + 1, &r, &d) != TS_OK);
     /* Intact checksum, but a NaN weight or a bad bucket count. */
     memcpy(bad, buf, len);
-    /* The last weight: before the window, stride and fingerprint count
+    /* The last weight: before the window, stride, policy and fingerprint count
      * (this model records no fingerprints). */
-    put_le32(bad + len - 8 - 12 - 4, 0x7fc00000u);
+    put_le32(bad + len - 8 - 24 - 4, 0x7fc00000u);
     reseal(bad, len);
     CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "non-finite"));
     memcpy(bad, buf, len);
