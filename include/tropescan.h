@@ -189,6 +189,13 @@ void ts_matcher_free(ts_matcher *m);
  * (runs of non-space) when words is not NULL. */
 size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words);
 
+/* ts_normalise, also recording paragraph boundaries: breaks (room for
+ * len / 2 + 2 entries) receives, ascending, the offsets in dst of the spaces
+ * that stand for a run of white space holding a line feed (never the text's
+ * ends); *nbreaks their number. */
+size_t ts_normalise_breaks(const char *src, size_t len, char *dst, uint32_t *words, uint32_t *breaks,
+                           size_t *nbreaks);
+
 /* Maps byte offsets of the normalised text back to the text it was made
  * from (src, len, as given to ts_normalise). offs holds n offsets in
  * ascending order and is overwritten with source offsets: with is_end 0,
@@ -222,10 +229,17 @@ uint64_t ts_model_id(const ts_model *m);
 uint64_t ts_model_lexicon_id(const ts_model *m);
 /* @return 1 if the model has the `aligned` head. */
 int ts_model_has_aligned(const ts_model *m);
-/* The policy thresholds chosen with the model (`tropescan train --policy`):
- * out[0] downweight, out[1] drop, out[2] upweight; 0 where none was set.
+/* The policy thresholds chosen with the model (`tropescan train --policy`),
+ * 0 where none was set:
+ *   out[TS_POLICY_DOWNWEIGHT]  downweight when score >= it;
+ *   out[TS_POLICY_DROP]        drop when score >= it;
+ *   out[TS_POLICY_UPWEIGHT]    upweight when aligned >= it (and not dropped or downweighted);
+ *   out[TS_POLICY_KEEP_ALIGNED] never downweight (only drop) when aligned >= it:
+ *                              a narrative of an AI behaving well shares the
+ *                              evil one's words, and the aligned head knows it.
  * @return the model's window in words (0: it scores whole documents). */
-uint32_t ts_model_policy(const ts_model *m, double out[3]);
+enum { TS_POLICY_DOWNWEIGHT, TS_POLICY_DROP, TS_POLICY_UPWEIGHT, TS_POLICY_KEEP_ALIGNED, TS_POLICY_N };
+uint32_t ts_model_policy(const ts_model *m, double out[TS_POLICY_N]);
 
 /* ---------------------------------------------------------------- scanner */
 /*

@@ -53,13 +53,14 @@ def ft_write_lines(path, texts, labels):
             f.write("__label__%s %s\n" % ("pos" if y else "neg", bf.ft_line(t)))
 
 
-def windows_texts(text, w, s):
+def windows_texts(text, w, s, p):
     words, b = passages.word_spans(text)
+    starts = passages.paragraph_starts(b, words) if p else ()
     return [b[words[x][0]:words[y - 1][1]].decode("utf-8", "replace")
-            for x, y in passages.windows_of(len(words), w, s)]
+            for x, y in passages.windows_of(len(words), w, s, starts, p)]
 
 
-def ft_doc_scores(model, tmp, texts, w=None, s=None):
+def ft_doc_scores(model, tmp, texts, w=None, s=None, p=0):
     """fastText's p(pos) per text, or per text its best window's."""
     if w is None:
         path = os.path.join(tmp, "pred.txt")
@@ -67,7 +68,7 @@ def ft_doc_scores(model, tmp, texts, w=None, s=None):
         return bf.ft_scores(model, path, len(texts))
     flat, owner = [], []
     for i, t in enumerate(texts):
-        for x in windows_texts(t, w, s):
+        for x in windows_texts(t, w, s, p):
             flat.append(x)
             owner.append(i)
     path = os.path.join(tmp, "pred.txt")
@@ -86,6 +87,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--window", type=int, required=True, help="the model's window (words)")
     ap.add_argument("--stride", type=int, required=True)
+    ap.add_argument("--paragraphs", type=int, default=0)
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--json")
     a = ap.parse_args()
@@ -117,16 +119,16 @@ def main():
             for epoch in (5, 25):
                 for lr in (0.1, 0.5):
                     m = bf.ft_train(tmp, txt, epoch, lr, "ft_%s_%s_%d_%s" % (head, form, epoch, lr))
-                    v = ft_doc_scores(m, tmp, [d["text"] for d in sets["valid docs"]], w, a.stride)
-                    vp = ft_doc_scores(m, tmp, [d["text"] for d in sets["valid pages"]], w, a.stride)
+                    v = ft_doc_scores(m, tmp, [d["text"] for d in sets["valid docs"]], w, a.stride, a.paragraphs)
+                    vp = ft_doc_scores(m, tmp, [d["text"] for d in sets["valid pages"]], w, a.stride, a.paragraphs)
                     score = bf.ranking(v, labels["valid docs"])["pr_auc"] + bf.ranking(vp, labels["valid pages"])["pr_auc"]
                     if best is None or score > best[0]:
                         best = (score, epoch, lr, m)
             m = best[3]
             forms[form] = {
                 "chosen": "epoch %d, lr %s" % (best[1], best[2]),
-                "test docs": ft_doc_scores(m, tmp, [d["text"] for d in sets["test docs"]], w, a.stride),
-                "test pages": ft_doc_scores(m, tmp, [d["text"] for d in sets["test pages"]], w, a.stride),
+                "test docs": ft_doc_scores(m, tmp, [d["text"] for d in sets["test docs"]], w, a.stride, a.paragraphs),
+                "test pages": ft_doc_scores(m, tmp, [d["text"] for d in sets["test pages"]], w, a.stride, a.paragraphs),
             }
         res = {}
         for k in ("test docs", "test pages"):

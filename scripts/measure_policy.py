@@ -20,7 +20,9 @@ both heads on the documents and the pages.
 lowest downweight threshold with at most 1.5% of plain pages and of each cut
 flagged; the lowest drop threshold with drop precision on the pages at least
 0.95 and at most 0.1% of innocent text dropped; the lowest upweight threshold
-that upweights at most 0.5% of innocent text and of evil passages.
+that upweights at most 0.5% of innocent text and of evil passages; the
+highest keep-aligned guard (no downweighting when aligned >= it) that leaves
+at most 5% of the pages with an aligned passage downweighted.
 """
 import argparse
 import json
@@ -95,34 +97,44 @@ def load(a):
     return d
 
 
-def figures(d, down, drop, up):
+def flagged(s, x, down, drop, guard):
+    """The policy (scan's decide()): dropped at drop, else downweighted at
+    down unless the aligned head says the narrative is of a good AI."""
+    return s >= drop or (s >= down and x < guard)
+
+
+def figures(d, down, drop, up, guard):
     pages = d["pages"]
     by = {k: [s for kk, (_, s, _) in pages if kk == k] for k in ("plain", "evil", "aligned", "neither")}
     al = {k: [x for kk, (_, _, x) in pages if kk == k] for k in ("plain", "evil", "aligned", "neither")}
-    innocent = by["plain"] + [s for c in CUTS for _, s, _ in d[c]]
-    innocent_al = al["plain"] + [x for c in CUTS for _, _, x in d[c]]
+    def up_(s, x):
+        return not flagged(s, x, down, drop, guard) and x >= up
     flagged_drop = [(k, s) for k, (_, s, _) in pages if s >= drop]
+    def fl(kind):
+        xs = [flagged(s, x, down, drop, guard) for k, (_, s, x) in pages if k == kind]
+        return sum(xs) / len(xs) if xs else float("nan")
     f = {
-        "thresholds": {"downweight": down, "drop": drop, "upweight": up},
-        "evil_pages_flagged": rate(by["evil"], down),
+        "thresholds": {"downweight": down, "drop": drop, "upweight": up, "keep_aligned": guard},
+        "evil_pages_flagged": fl("evil"),
         "evil_pages_dropped": rate(by["evil"], drop),
-        "plain_pages_flagged": rate(by["plain"], down),
+        "plain_pages_flagged": fl("plain"),
         "plain_pages_dropped": rate(by["plain"], drop),
-        "neither_passage_pages_flagged": rate(by["neither"], down),
-        "aligned_passage_pages_flagged": rate(by["aligned"], down),
+        "neither_passage_pages_flagged": fl("neither"),
+        "aligned_passage_pages_flagged": fl("aligned"),
         "drop_precision_pages": (sum(1 for k, _ in flagged_drop if k == "evil") / len(flagged_drop)
                                  if flagged_drop else float("nan")),
         "pages_dropped": len(flagged_drop),
     }
     for c in CUTS:
         xs = [s for _, s, _ in d[c]]
-        f["%s_flagged" % c] = rate(xs, down)
+        f["%s_flagged" % c] = sum(flagged(s, x, down, drop, guard) for _, s, x in d[c]) / len(d[c])
         f["%s_dropped" % c] = rate(xs, drop)
-        f["%s_upweighted" % c] = sum(1 for _, s, x in d[c] if s < down and x >= up) / len(d[c])
-    f["aligned_pages_upweighted"] = sum(1 for s, x in zip(by["aligned"], al["aligned"]) if s < down and x >= up) / max(1, len(by["aligned"]))
-    f["evil_pages_upweighted"] = sum(1 for s, x in zip(by["evil"], al["evil"]) if s < down and x >= up) / max(1, len(by["evil"]))
-    f["plain_pages_upweighted"] = sum(1 for s, x in zip(by["plain"], al["plain"]) if s < down and x >= up) / max(1, len(by["plain"]))
+        f["%s_upweighted" % c] = sum(1 for _, s, x in d[c] if up_(s, x)) / len(d[c])
+    for k in ("aligned", "evil", "plain"):
+        f["%s_pages_upweighted" % k] = sum(1 for s, x in zip(by[k], al[k]) if up_(s, x)) / max(1, len(by[k]))
     docs = d["docs"]
+    f["aligned_vs_rest_roc_auc_docs_and_pages"] = roc_auc([(x, y == "aligned") for y, _, x in docs] +
+                                                         [(x, k == "aligned") for k, (_, _, x) in pages])
     f["docs_score_pr_auc"] = average_precision([(s, y == "evil") for y, s, _ in docs])
     f["docs_score_roc_auc"] = roc_auc([(s, y == "evil") for y, s, _ in docs])
     f["docs_aligned_pr_auc"] = average_precision([(x, y == "aligned") for y, _, x in docs])
@@ -130,9 +142,9 @@ def figures(d, down, drop, up):
     f["pages_score_roc_auc_evil_vs_plain"] = roc_auc([(s, True) for s in by["evil"]] + [(s, False) for s in by["plain"]])
     f["pages_score_pr_auc"] = average_precision([(s, k == "evil") for k, (_, s, _) in pages])
     f["pages_aligned_roc_auc"] = roc_auc([(x, k == "aligned") for k, (_, _, x) in pages])
-    f["docs_flagged_evil"] = rate([s for y, s, _ in docs if y == "evil"], down)
-    f["docs_flagged_neither"] = rate([s for y, s, _ in docs if y == "neither"], down)
-    f["docs_flagged_aligned"] = rate([s for y, s, _ in docs if y == "aligned"], down)
+    for lab in ("evil", "neither", "aligned"):
+        xs = [flagged(s, x, down, drop, guard) for y, s, x in docs if y == lab]
+        f["docs_flagged_%s" % lab] = sum(xs) / len(xs) if xs else float("nan")
     f["n"] = {k: len(v) for k, v in by.items()}
     f["n"].update({c: len(d[c]) for c in CUTS})
     f["n"]["docs"] = len(docs)
@@ -162,7 +174,15 @@ def choose(d):
     evil_al = [x for k, (_, s, x) in pages if k == "evil" and s < down] + \
               [x for y, s, x in d["docs"] if y == "evil" and s < down]
     up = next((t for t in al_cand if rate(inn_al, t) <= 0.005 and rate(evil_al, t) <= 0.005), 1.0)
-    return down, drop, up
+    # The keep-aligned guard: the highest that keeps at most 5% of the pages
+    # with an aligned passage downweighted (off if none is needed).
+    guard = 1.01
+    for g in (1.01, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3):
+        guard = g
+        xs = [flagged(s, x, down, drop, g) for k, (_, s, x) in pages if k == "aligned"]
+        if sum(xs) / max(1, len(xs)) <= 0.05:
+            break
+    return down, drop, up, guard
 
 
 def main():
@@ -175,10 +195,11 @@ def main():
     ap.add_argument("--downweight", type=float, default=0.5)
     ap.add_argument("--drop", type=float, default=0.8)
     ap.add_argument("--upweight", type=float, default=0.9)
+    ap.add_argument("--keep-aligned", type=float, default=1.01)
     ap.add_argument("--json")
     a = ap.parse_args()
     d = load(a)
-    t = choose(d) if a.choose else (a.downweight, a.drop, a.upweight)
+    t = choose(d) if a.choose else (a.downweight, a.drop, a.upweight, a.keep_aligned)
     f = figures(d, *t)
     for k, v in f.items():
         print("%-34s %s" % (k, ("%.4f" % v) if isinstance(v, float) else v))

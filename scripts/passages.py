@@ -16,7 +16,8 @@ evil, aligned, neither), label (the passage's, or neither), span ([start, end)
 byte offsets of the passage in the page's UTF-8 text, or null), text.
 
 windows: cuts documents into the windows the scanner scores (W words,
-starting every S words, the last one ending at the end; words are runs of
+starting every S words, the last one ending at the end, and with
+--paragraphs P each paragraph of P to W words; words are runs of
 non-white-space, as in the normalised text) and labels each for training:
   - a document of W words or fewer is one window with its own label;
   - a page with a passage: windows holding at least half of the passage (or
@@ -142,7 +143,11 @@ def word_spans(text):
     return [(m.start(), m.end()) for m in re.finditer(rb"\S+", b)], b
 
 
-def windows_of(nwords, w, s):
+def windows_of(nwords, w, s, starts=(), p=0):
+    """The scanner's windows (src/lib/scanner.c, plan_windows): W words every
+    S, the last ending at the end; with p > 0 also each paragraph of p to w
+    words (starts: the word indices that begin a paragraph), a shorter one
+    joined to the next. In order of start, then end."""
     if nwords <= w:
         return [(0, nwords)]
     out, a = [], 0
@@ -150,17 +155,32 @@ def windows_of(nwords, w, s):
         out.append((a, a + w))
         a += s
     out.append((nwords - w, nwords))
+    if p and starts:
+        a = 0
+        bounds = list(starts) + [nwords]
+        for i, end in enumerate(bounds):
+            if end - a < p and i < len(bounds) - 1:
+                continue
+            if p <= end - a <= w:
+                out.append((a, end))
+            a = end
+        out.sort()
     return out
 
 
-def labelled_windows(paths, w, s):
+def paragraph_starts(b, words):
+    """Word indices after a white-space run holding a line feed."""
+    return [k for k in range(1, len(words)) if b"\n" in b[words[k - 1][1]:words[k][0]]]
+
+
+def labelled_windows(paths, w, s, p=0):
     """Yields (doc, window records, candidates) per document: the windows
     labelled by the rules above, and apart the long positive documents'
     windows that multiple-instance learning chooses from."""
     for path in paths:
         for d in read_jsonl(path):
             words, b = word_spans(d["text"])
-            wins = windows_of(len(words), w, s)
+            wins = windows_of(len(words), w, s, paragraph_starts(b, words) if p else (), p)
             label, span = d["label"], d.get("span")
             recs, cands = [], []
             for i, (x, y) in enumerate(wins):
@@ -197,7 +217,7 @@ def cmd_windows(a):
         with open(a.mil_scores) as f:
             mil = [line.split("\t") for line in f]
     k = 0  # index into the candidates' scores, in order
-    for d, recs, cands in labelled_windows(a.inputs, a.window, a.stride):
+    for d, recs, cands in labelled_windows(a.inputs, a.window, a.stride, a.paragraphs):
         for rec in recs:
             emit(rec)
         if mil is None or not cands:
@@ -219,7 +239,7 @@ def cmd_windows(a):
 
 def cmd_mil_candidates(a):
     """The candidate windows alone, in order (what --mil-scores must score)."""
-    for _, _, cands in labelled_windows(a.inputs, a.window, a.stride):
+    for _, _, cands in labelled_windows(a.inputs, a.window, a.stride, a.paragraphs):
         for rec in cands:
             emit(rec)
     return 0
@@ -258,6 +278,7 @@ def main():
         p = sub.add_parser(name)
         p.add_argument("--window", type=int, required=True)
         p.add_argument("--stride", type=int, required=True)
+        p.add_argument("--paragraphs", type=int, default=0, help="paragraph windows of P..W words")
         if name == "windows":
             p.add_argument("--mil-scores")
         p.add_argument("inputs", nargs="+")

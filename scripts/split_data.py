@@ -103,12 +103,22 @@ def main():
                              "text": d["text"]}, "corpora")
     synthetic = sorted(os.path.relpath(os.path.join(d, n), a.synthetic)
                        for d, _, names in os.walk(a.synthetic) for n in names if n.endswith(".jsonl"))
+    # Documents whose second reader disagreed with the writer's label are
+    # left out (data/DATA_CARD.md: disputed.tsv beside the files).
+    disputed = set()
+    for d, _, names in os.walk(a.synthetic):
+        for n in names:
+            if n == "disputed.tsv":
+                with open(os.path.join(d, n), encoding="utf-8") as f:
+                    disputed |= {line.split("\t")[0] for line in f if line.strip() and not line.startswith("#")}
     for name in synthetic:
         with open(os.path.join(a.synthetic, name), encoding="utf-8") as f:
             for line in f:
                 if not line.strip():
                     continue
                 d = json.loads(line)
+                if d["id"] in disputed:
+                    continue
                 group = "synthetic:" + d["group"]
                 emit(hash_split(group), {"id": d["id"], "group": group, "origin": "synthetic/" + name,
                                          "label": d["label"], "text": d["text"]}, "synthetic")

@@ -28,8 +28,9 @@
 #      learning); the second model is trained on those windows;
 #   3. calibration on the valid documents and pages as the scanner scores
 #      them (best window), shifted to a stated PRIOR share of evil documents;
-#   4. the policy thresholds chosen on valid (scripts/measure_policy.py
-#      --choose) and stored in the model;
+#   4. the policy thresholds (downweight, drop, upweight, keep-aligned)
+#      chosen on valid (scripts/measure_policy.py --choose) and stored in the
+#      model;
 #   5. EVAL=1 (default): the held-out test figures.
 # KEEP=DIR keeps every intermediate file (what compare_fasttext.py and
 # measure_policy.py read).
@@ -40,6 +41,7 @@ TROPESCAN=${1:-$ROOT/build/src/cli/tropescan}
 OUT=${OUT:-$ROOT/data/model/default.tsmodel}
 WINDOW=${WINDOW:-200}
 STRIDE=${STRIDE:-100}
+PARAGRAPHS=${PARAGRAPHS:-0}
 PRIOR=${PRIOR:-0.01}
 PY=/usr/bin/python3
 
@@ -63,7 +65,7 @@ $PY "$ROOT/scripts/passages.py" cuts --split "$tmp" --out "$tmp"
 
 train_in="$tmp/train.jsonl $tmp/pages_train.jsonl $tmp/cuts_train_sentence.jsonl $tmp/cuts_train_paragraph.jsonl"
 valid_in="$tmp/valid.jsonl $tmp/pages_valid.jsonl"
-win="--window $WINDOW --stride $STRIDE"
+win="--window $WINDOW --stride $STRIDE --paragraphs $PARAGRAPHS"
 # The options are the ones chosen on the validation split (data/README.md).
 opts="--buckets ${BUCKETS:-65536} --ngram ${NGRAM:-1} --hash-seed 0 --epochs ${EPOCHS:-25} --lr ${LR:-0.5}
       --l2 ${L2:-1e-6} --no-balance --seed 1 -q $win"
@@ -97,7 +99,7 @@ final "$tmp/model.tsmodel"
 say "the policy, chosen on valid"
 $PY "$ROOT/scripts/measure_policy.py" --tropescan "$TROPESCAN" --model "$tmp/model.tsmodel" --data "$tmp" \
     --split valid --choose --json "$tmp/policy_valid.json" > "$tmp/policy_valid.txt"
-policy=$($PY -c "import json,sys; t=json.load(open(sys.argv[1]))['thresholds']; print('%.6f,%.6f,%.6f' % (t['downweight'], t['drop'], t['upweight']))" "$tmp/policy_valid.json")
+policy=$($PY -c "import json,sys; t=json.load(open(sys.argv[1]))['thresholds']; print('%.6f,%.6f,%.6f,%.6f' % (t['downweight'], t['drop'], t['upweight'], min(1.0, t['keep_aligned'])))" "$tmp/policy_valid.json")
 say "policy (downweight, drop, upweight): $policy"
 final "$OUT" --policy "$policy"
 
@@ -105,5 +107,6 @@ if [ "${EVAL:-1}" = 1 ]; then
     say "held-out test split"
     $PY "$ROOT/scripts/measure_policy.py" --tropescan "$TROPESCAN" --model "$OUT" --data "$tmp" --split test \
         --downweight "$(echo "$policy" | cut -d, -f1)" --drop "$(echo "$policy" | cut -d, -f2)" \
-        --upweight "$(echo "$policy" | cut -d, -f3)" --json "$tmp/policy_test.json"
+        --upweight "$(echo "$policy" | cut -d, -f3)" --keep-aligned "$(echo "$policy" | cut -d, -f4)" \
+        --json "$tmp/policy_test.json"
 fi

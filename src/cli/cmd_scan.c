@@ -58,6 +58,7 @@ typedef struct scan_opts {
     double downweight_above;
     double downweight_factor;
     double upweight_above;     /* > 1: never */
+    double keep_aligned_above; /* never downweight when aligned >= it (> 1: off) */
     double upweight_factor;
     uint64_t max_doc_bytes;
     uint64_t chunk_size;
@@ -97,6 +98,8 @@ static const char scan_help[] =
     "      --upweight-above P    upweight when aligned >= P and not dropped or\n"
     "                            downweighted (default: the model's policy, else off)\n"
     "      --upweight-factor W   weight of upweighted documents (default: 2)\n"
+    "      --keep-aligned-above P  never downweight (only drop) when aligned >= P\n"
+    "                            (default: the model's policy, else off)\n"
     "      --error-action A      keep (default) or drop documents that cannot be read\n"
     "      --max-doc-bytes N     longer lines are reported as too_long (default: 16M)\n"
     "      --anchor-words N      trope hits within N words of an AI mention are\n"
@@ -114,6 +117,7 @@ enum {
     OPT_UPWEIGHT_ABOVE, OPT_UPWEIGHT_FACTOR, OPT_ERROR_ACTION, OPT_MAX_DOC, OPT_CHUNK, OPT_ANCHOR,
     OPT_NO_MODEL,
     OPT_WHOLE,
+    OPT_KEEP_ALIGNED,
 };
 
 /* ---------------------------------------------------------------- statistics */
@@ -470,7 +474,7 @@ static ts_action decide(const scan_opts *o, double score, double aligned, double
         *weight = 0;
         return TS_ACTION_DROP;
     }
-    if (score >= 0 && score >= o->downweight_above) {
+    if (score >= 0 && score >= o->downweight_above && !(aligned >= 0 && aligned >= o->keep_aligned_above)) {
         *weight = o->downweight_factor;
         return TS_ACTION_DOWNWEIGHT;
     }
@@ -1068,6 +1072,10 @@ static int write_summary(const run *R, double wall, int threads)
         js_printf(&b, ", \"upweight_above\": %.6f", o->upweight_above);
     else
         js_printf(&b, ", \"upweight_above\": null");
+    if (o->keep_aligned_above <= 1)
+        js_printf(&b, ", \"keep_aligned_above\": %.6f", o->keep_aligned_above);
+    else
+        js_printf(&b, ", \"keep_aligned_above\": null");
     js_printf(&b, ", \"upweight_factor\": %.6f, \"error_action\": \"%s\", \"max_doc_bytes\": %" PRIu64
                   ", \"anchor_words\": %" PRIu64 ", \"lexicon\": ",
               o->upweight_factor, o->error_drop ? "drop" : "keep", o->max_doc_bytes, o->anchor_words);
@@ -1160,6 +1168,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         {"downweight-above", required_argument, 0, OPT_DOWNWEIGHT_ABOVE},
         {"downweight-factor", required_argument, 0, OPT_DOWNWEIGHT_FACTOR},
         {"upweight-above", required_argument, 0, OPT_UPWEIGHT_ABOVE},
+        {"keep-aligned-above", required_argument, 0, OPT_KEEP_ALIGNED},
         {"upweight-factor", required_argument, 0, OPT_UPWEIGHT_FACTOR},
         {"error-action", required_argument, 0, OPT_ERROR_ACTION},
         {"max-doc-bytes", required_argument, 0, OPT_MAX_DOC},
@@ -1232,6 +1241,10 @@ static int parse_args(int argc, char **argv, scan_opts *o)
             break;
         case OPT_NO_MODEL: o->no_model = 1; break;
         case OPT_WHOLE: o->whole_documents = 1; break;
+        case OPT_KEEP_ALIGNED:
+            if (cli_parse_double("--keep-aligned-above", optarg, 0, 1, &o->keep_aligned_above))
+                return -1;
+            break;
         default: fputs("(see tropescan scan --help)\n", stderr); return -1;
         }
     }
@@ -1438,6 +1451,7 @@ int cmd_scan(int argc, char **argv)
         .downweight_above = -1,
         .downweight_factor = DEFAULT_DOWNWEIGHT_FACTOR,
         .upweight_above = -1,
+        .keep_aligned_above = -1,
         .upweight_factor = DEFAULT_UPWEIGHT_FACTOR,
         .max_doc_bytes = DEFAULT_MAX_DOC_BYTES,
         .chunk_size = DEFAULT_CHUNK_SIZE,
@@ -1474,15 +1488,17 @@ int cmd_scan(int argc, char **argv)
     }
 
     /* Thresholds not given: the model's own (chosen with it, data/README.md), else the defaults. */
-    double policy[3] = {0, 0, 0};
+    double policy[TS_POLICY_N] = {0, 0, 0, 0};
     if (model)
         ts_model_policy(model, policy);
     if (o.downweight_above < 0)
-        o.downweight_above = policy[0] > 0 ? policy[0] : DEFAULT_DOWNWEIGHT_ABOVE;
+        o.downweight_above = policy[TS_POLICY_DOWNWEIGHT] > 0 ? policy[TS_POLICY_DOWNWEIGHT] : DEFAULT_DOWNWEIGHT_ABOVE;
     if (o.drop_above < 0)
-        o.drop_above = policy[1] > 0 ? policy[1] : DEFAULT_DROP_ABOVE;
+        o.drop_above = policy[TS_POLICY_DROP] > 0 ? policy[TS_POLICY_DROP] : DEFAULT_DROP_ABOVE;
     if (o.upweight_above < 0)
-        o.upweight_above = policy[2] > 0 ? policy[2] : 2.0;
+        o.upweight_above = policy[TS_POLICY_UPWEIGHT] > 0 ? policy[TS_POLICY_UPWEIGHT] : 2.0;
+    if (o.keep_aligned_above < 0)
+        o.keep_aligned_above = policy[TS_POLICY_KEEP_ALIGNED] > 0 ? policy[TS_POLICY_KEEP_ALIGNED] : 2.0;
     if (o.downweight_above > o.drop_above) {
         cli_error("scan: the downweight threshold (%g) must not exceed the drop threshold (%g)",
                   o.downweight_above, o.drop_above);

@@ -38,12 +38,15 @@ static const char usage[] =
     "  --window W             the model scores passages: windows of W words (default 0:\n"
     "                         whole documents); train it on passages (data/README.md)\n"
     "  --stride S             words between window starts (default W/2)\n"
+    "  --paragraphs P         also score each paragraph of P to W words as a window\n"
+    "                         (shorter ones joined to the next; default 0: none)\n"
     "  --calibrate FILE       after training, fit the calibration on these documents as\n"
     "                         the scanner scores them (windows included; repeatable)\n"
     "  --prior P              with --calibrate: the share of evil documents the score\n"
     "                         is calibrated for (default: as in the --calibrate data)\n"
-    "  --policy D,R,U         thresholds chosen for this model (downweight, drop,\n"
-    "                         upweight; 0: none): scan and eval use them by default\n"
+    "  --policy D,R,U,K       thresholds chosen for this model (downweight, drop,\n"
+    "                         upweight, keep-aligned; 0: none): scan and eval use\n"
+    "                         them by default\n"
     "  --record FILE          record fingerprints of these documents and of their\n"
     "                         paragraphs as training data (repeatable; DATA is always\n"
     "                         recorded), so that eval can warn about overlap\n"
@@ -53,7 +56,7 @@ static const char usage[] =
 enum {
     OPT_TEXT = 2000, OPT_LABEL, OPT_VALID, OPT_VFRAC, OPT_GROUP, OPT_BUCKETS, OPT_NGRAM,
     OPT_HSEED, OPT_EPOCHS, OPT_LR, OPT_L2, OPT_SEED, OPT_NOBAL, OPT_CASCADE, OPT_WINDOW,
-    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY,
+    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY, OPT_PARAS,
 };
 
 /* Fingerprints of training texts (model.h: ts_training_fp). */
@@ -371,6 +374,7 @@ int cmd_train(int argc, char **argv)
         {"prior", required_argument, 0, OPT_PRIOR},
         {"record", required_argument, 0, OPT_RECORD},
         {"policy", required_argument, 0, OPT_POLICY},
+        {"paragraphs", required_argument, 0, OPT_PARAS},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
     };
@@ -383,9 +387,9 @@ int cmd_train(int argc, char **argv)
     const char *output = NULL;
     const char *valid_files[64], *calib_files[64], *record_files[64];
     int nvalid = 0, ncalib = 0, nrecord = 0, quiet = 0;
-    uint64_t window = 0, stride = 0;
+    uint64_t window = 0, stride = 0, paras = 0;
     double prior = 0;
-    float policy[3] = {0, 0, 0};
+    float policy[TS_POLICY_N] = {0, 0, 0, 0};
     fp_set fps;
     memset(&fps, 0, sizeof fps);
     c.fps = &fps;
@@ -453,6 +457,10 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_u64("--window", optarg, 0, TS_MAX_WINDOW, &window))
                 return EXIT_USAGE;
             break;
+        case OPT_PARAS:
+            if (cli_parse_u64("--paragraphs", optarg, 0, TS_MAX_WINDOW, &paras))
+                return EXIT_USAGE;
+            break;
         case OPT_STRIDE:
             if (cli_parse_u64("--stride", optarg, 1, TS_MAX_WINDOW, &stride))
                 return EXIT_USAGE;
@@ -473,17 +481,18 @@ int cmd_train(int argc, char **argv)
                 record_files[nrecord++] = optarg;
             break;
         case OPT_POLICY: {
-            double d, r, up;
+            double d, r, up, k;
             char extra;
-            if (sscanf(optarg, "%lf,%lf,%lf%c", &d, &r, &up, &extra) != 3 || !(d >= 0 && d <= 1) ||
-                !(r >= 0 && r <= 1) || !(up >= 0 && up <= 1) || (d > 0 && r > 0 && d > r)) {
-                cli_error("--policy: expected DOWNWEIGHT,DROP,UPWEIGHT in [0, 1] with downweight <= drop, got '%s'",
-                          optarg);
+            if (sscanf(optarg, "%lf,%lf,%lf,%lf%c", &d, &r, &up, &k, &extra) != 4 || !(d >= 0 && d <= 1) ||
+                !(r >= 0 && r <= 1) || !(up >= 0 && up <= 1) || !(k >= 0 && k <= 1) || (d > 0 && r > 0 && d > r)) {
+                cli_error("--policy: expected DOWNWEIGHT,DROP,UPWEIGHT,KEEP_ALIGNED in [0, 1] with "
+                          "downweight <= drop, got '%s'", optarg);
                 return EXIT_USAGE;
             }
-            policy[0] = (float)d;
-            policy[1] = (float)r;
-            policy[2] = (float)up;
+            policy[TS_POLICY_DOWNWEIGHT] = (float)d;
+            policy[TS_POLICY_DROP] = (float)r;
+            policy[TS_POLICY_UPWEIGHT] = (float)up;
+            policy[TS_POLICY_KEEP_ALIGNED] = (float)k;
             break;
         }
         case OPT_NOBAL: o.balance = 0; break;
@@ -502,6 +511,10 @@ int cmd_train(int argc, char **argv)
     }
     if (window && !stride)
         stride = window / 2 ? window / 2 : 1;
+    if (paras > window) {
+        cli_error("--paragraphs must not exceed --window");
+        return EXIT_USAGE;
+    }
     if (prior > 0 && !ncalib) {
         cli_error("--prior needs --calibrate");
         return EXIT_USAGE;
@@ -564,6 +577,7 @@ int cmd_train(int argc, char **argv)
     model->lexicon_id = ts_lexicon_id(lex);
     model->window = (uint32_t)window;
     model->stride = (uint32_t)stride;
+    model->para_min = (uint32_t)paras;
     memcpy(model->policy, policy, sizeof policy);
     if (ncalib && calibrate(&c, lex, model, calib_files, ncalib, prior))
         goto done;

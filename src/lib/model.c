@@ -24,8 +24,10 @@
  *   version 2 only:
  *           4     u32 window words W (0: the whole document is one window)
  *           4     u32 window stride S (1 .. W; 0 when W is 0)
- *           12    f32 policy thresholds the model was calibrated with:
- *                 downweight, drop, upweight (0: none; scan's defaults)
+ *           4     u32 paragraph windows: P > 0 adds a window per paragraph of
+ *                 P to W words (shorter ones joined to the next; scanner.c)
+ *           16    f32 policy thresholds chosen with the model: downweight,
+ *                 drop, upweight, keep-aligned (0: none; scan's defaults)
  *           4     u32 nseen, the number of training fingerprints
  *           8*nseen  u64 fingerprints of the training texts, ascending, distinct
  *                 (ts_training_fp; eval warns on overlap)
@@ -54,7 +56,7 @@
 #define MODEL_MAGIC "TSMODEL\x1a"
 #define MODEL_VERSION 2u
 #define MODEL_MAX_SEEN (1u << 24)
-#define V2_FIXED 24u   /* window, stride, policy, nseen */
+#define V2_FIXED 32u   /* window, stride, paragraphs, policy, nseen */
 #define MODEL_MAX_FILE ((size_t)1 << 30)
 
 static void diag_set(ts_diag *diag, uint64_t offset, const char *fmt, ...)
@@ -70,6 +72,14 @@ static void diag_set(ts_diag *diag, uint64_t offset, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(diag->message, sizeof diag->message, fmt, ap);
     va_end(ap);
+}
+
+static int policy_ok(const float *p)
+{
+    for (int i = 0; i < TS_POLICY_N; i++)
+        if (!(p[i] >= 0 && p[i] <= 1))
+            return 0;
+    return 1;
 }
 
 int ts_model_new(const ts_feat_config *cfg, ts_model **out)
@@ -105,12 +115,13 @@ uint64_t ts_model_id(const ts_model *m) { return m->id; }
 uint64_t ts_model_lexicon_id(const ts_model *m) { return m->lexicon_id; }
 int ts_model_has_aligned(const ts_model *m) { return (m->flags & TS_MODEL_ALIGNED) != 0; }
 
-uint32_t ts_model_policy(const ts_model *m, double out[3])
+uint32_t ts_model_policy(const ts_model *m, double out[TS_POLICY_N])
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < TS_POLICY_N; i++)
         out[i] = m->policy[i];
     return m->window;
 }
+
 
 /* ------------------------------------------------------------ writing */
 
@@ -145,7 +156,7 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
     if (ts_feat_config_check(&m->cfg, NULL))
         return TS_E_INVALID;
     uint32_t nfeat = ts_feat_nfeat(&m->cfg);
-    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + 24 + (size_t)8 * m->nseen + 8;
+    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + V2_FIXED + (size_t)8 * m->nseen + 8;
     for (uint32_t c = 0; c < m->cfg.ncat; c++)
         size += 1 + strlen(m->cfg.cat[c]);
     wbuf b = {malloc(size), 0};
@@ -180,7 +191,8 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
         putf(&b, m->w[i]);
     put32(&b, m->window);
     put32(&b, m->window ? m->stride : 0);
-    for (int i = 0; i < 3; i++)
+    put32(&b, m->window ? m->para_min : 0);
+    for (int i = 0; i < TS_POLICY_N; i++)
         putf(&b, m->policy[i]);
     put32(&b, m->nseen);
     for (uint32_t i = 0; i < m->nseen; i++)
@@ -324,13 +336,14 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     int size_known = header_ok && !ts_feat_config_check(&cfg, NULL) && nheads == TS_NHEADS &&
                      nfeat == ts_feat_nfeat(&cfg);
     size_t weights_end = header_end + (size_t)4 * TS_NHEADS * nfeat;
-    uint32_t window = 0, stride = 0, nseen = 0;
-    float policy[3] = {0, 0, 0};
+    uint32_t window = 0, stride = 0, para_min = 0, nseen = 0;
+    float policy[TS_POLICY_N] = {0, 0, 0, 0};
     if (size_known && version >= 2 && len >= weights_end + V2_FIXED + 8) {
         rbuf t = {data, len, weights_end, 0};
         window = get32(&t);
         stride = get32(&t);
-        for (int i = 0; i < 3; i++)
+        para_min = get32(&t);
+        for (int i = 0; i < TS_POLICY_N; i++)
             policy[i] = getf(&t);
         nseen = get32(&t);
     }
@@ -384,9 +397,9 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
         diag_set(diag, header_end, "model size %zu does not match its header (%zu)", len, expected);
         return TS_E_MODEL;
     }
-    if (window > TS_MAX_WINDOW || (window && (stride == 0 || stride > window)) || (!window && stride) ||
-        nseen > MODEL_MAX_SEEN || !(policy[0] >= 0 && policy[0] <= 1) || !(policy[1] >= 0 && policy[1] <= 1) ||
-        !(policy[2] >= 0 && policy[2] <= 1)) {
+    if (window > TS_MAX_WINDOW || (window && (stride == 0 || stride > window)) || (!window && (stride || para_min)) ||
+        para_min > window ||
+        nseen > MODEL_MAX_SEEN || !policy_ok(policy)) {
         diag_set(diag, weights_end, "bad window (%u words, stride %u), policy or fingerprint count %u",
                  window, stride, nseen);
         return TS_E_MODEL;
@@ -417,6 +430,7 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     }
     m->window = window;
     m->stride = stride;
+    m->para_min = para_min;
     memcpy(m->policy, policy, sizeof policy);
     if (nseen) {
         b.pos = weights_end + V2_FIXED;

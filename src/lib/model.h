@@ -151,7 +151,8 @@ struct ts_model {
     float platt_a[TS_NHEADS], platt_b[TS_NHEADS];
     float *w;                      /* TS_NHEADS * nfeat, interleaved */
     uint32_t window, stride;       /* passage scoring (scanner.c): words per window, step; 0: whole document */
-    float policy[3];               /* thresholds chosen with the model: downweight, drop, upweight (0: none) */
+    uint32_t para_min;             /* > 0: also a window per paragraph of para_min..window words */
+    float policy[TS_POLICY_N];     /* thresholds chosen with the model (ts_model_policy; 0: none) */
     uint32_t nseen;                /* training fingerprints (ts_training_fp), ascending */
     uint64_t *seen_fp;
     uint64_t id;                   /* XXH64 of the file bytes (0 until saved or loaded) */

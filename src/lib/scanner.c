@@ -34,6 +34,10 @@ struct ts_scanner {
     ts_window *win;
     size_t win_cap;
     int whole;                      /* ts_scanner_whole_documents */
+    uint32_t *brk;                  /* paragraph boundaries of the last document (ts_normalise_breaks) */
+    size_t nbrk, brk_cap;
+    uint32_t (*span)[2];            /* window word ranges [a, b) being scored */
+    size_t span_cap;
 };
 
 int ts_feat_config_from_lexicon(ts_feat_config *cfg, const ts_lexicon *lex)
@@ -130,6 +134,8 @@ void ts_scanner_free(ts_scanner *s)
     free(s->tok_end);
     free(s->word_start);
     free(s->win);
+    free(s->brk);
+    free(s->span);
     free(s);
 }
 
@@ -159,22 +165,6 @@ static int reserve(ts_scanner *s, size_t len)
     return TS_OK;
 }
 
-/* Normalise and match; fills info's words and matches. */
-static int normalise_match(ts_scanner *s, const char *text, size_t len, ts_doc_score *info)
-{
-    if (len >= UINT32_MAX)
-        return TS_E_LIMIT;
-    int err = reserve(s, len);
-    if (err)
-        return err;
-    uint32_t words = 0;
-    s->norm_len = ts_normalise(text, len, s->norm, &words);
-    s->norm[s->norm_len] = '\0';
-    info->words = words;
-    info->fast_path = 0;
-    return ts_matcher_scan(s->matcher, s->norm, s->norm_len, &info->matches);
-}
-
 /* Grows an array of `size`-byte elements to hold n (amortised). */
 static int grow(void **p, size_t *cap, size_t n, size_t size)
 {
@@ -190,6 +180,31 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
     *cap = c;
     return TS_OK;
 }
+
+/* Normalise and match; fills info's words and matches. */
+static int normalise_match(ts_scanner *s, const char *text, size_t len, ts_doc_score *info)
+{
+    if (len >= UINT32_MAX)
+        return TS_E_LIMIT;
+    int err = reserve(s, len);
+    if (err)
+        return err;
+    uint32_t words = 0;
+    s->nbrk = 0;
+    if (s->model && s->model->window && s->model->para_min && !s->whole) {
+        /* Paragraph boundaries, for the paragraph windows (score_windows). */
+        if ((err = grow((void **)&s->brk, &s->brk_cap, len / 2 + 2, sizeof *s->brk)))
+            return err;
+        s->norm_len = ts_normalise_breaks(text, len, s->norm, &words, s->brk, &s->nbrk);
+    } else {
+        s->norm_len = ts_normalise(text, len, s->norm, &words);
+    }
+    s->norm[s->norm_len] = '\0';
+    info->words = words;
+    info->fast_path = 0;
+    return ts_matcher_scan(s->matcher, s->norm, s->norm_len, &info->matches);
+}
+
 
 /* z for both heads of one window: lexicon hits [h0, h1) and n-grams [t0, t1)
  * that lie in [ws, we). */
@@ -234,13 +249,88 @@ static void window_margin(ts_scanner *s, const ts_matches *mt, size_t h0, size_t
     }
 }
 
-/* Scores the windows of a document of more than W words (model.h, tropescan.h). */
+/* First index in v[0..n) whose value is > x (v non-decreasing). */
+static size_t upper_bound(const uint32_t *v, size_t n, size_t stride, uint32_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid * stride] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_span(const void *x, const void *y)
+{
+    const uint32_t *a = x, *b = y;
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return (a[1] > b[1]) - (a[1] < b[1]);
+}
+
+/*
+ * The windows of a document of more than W words (tropescan.h), as word
+ * ranges [a, b), in order of start then end: W words every S words, the last
+ * ending at the end; and with paragraph windows (model para_min P > 0), each
+ * paragraph of P to W words, a shorter one joined to the paragraphs after it
+ * until it has P words (a heading and its paragraph). A narrative told in
+ * one paragraph of a long page is then scored alone, as it was written.
+ */
+static int plan_windows(ts_scanner *s, uint32_t nw, size_t *count)
+{
+    const ts_model *m = s->model;
+    uint32_t W = m->window, S = m->stride, P = m->para_min;
+    size_t nslide = (nw - W + S - 1) / S + 1;
+    size_t n = 0;
+    int err = grow((void **)&s->span, &s->span_cap, nslide + s->nbrk + 1, sizeof *s->span);
+    if (err)
+        return err;
+    for (size_t i = 0; i < nslide; i++) {
+        uint32_t a = (uint32_t)(i * S);
+        if (a + W > nw || i + 1 == nslide)
+            a = nw - W;
+        s->span[n][0] = a;
+        s->span[n][1] = a + W;
+        n++;
+    }
+    if (P && s->nbrk) {
+        /* Word index of each paragraph start: the word after a break. */
+        uint32_t a = 0, k = 0;
+        for (size_t b = 0; b <= s->nbrk; b++) {
+            uint32_t end;
+            if (b < s->nbrk) {
+                uint32_t next = s->brk[b] + 1;   /* the offset of the word after the break */
+                while (k < nw && s->word_start[k] < next)
+                    k++;
+                end = k;
+            } else {
+                end = nw;
+            }
+            if (end - a < P && b < s->nbrk)
+                continue;                        /* too short: joined to the next */
+            if (end - a >= P && end - a <= W) {
+                s->span[n][0] = a;
+                s->span[n][1] = end;
+                n++;
+            }
+            a = end;
+        }
+        qsort(s->span, n, sizeof *s->span, cmp_span);
+    }
+    *count = n;
+    return TS_OK;
+}
+
+/* Scores the windows of a document of more than W words (tropescan.h). */
 static int score_windows(ts_scanner *s, ts_doc_score *out)
 {
     const ts_model *m = s->model;
     const char *t = s->norm;
     size_t len = s->norm_len;
-    uint32_t nw = out->words, W = m->window, S = m->stride;
+    uint32_t nw = out->words;
     int err = grow((void **)&s->word_start, &s->word_cap, (size_t)nw + 1, sizeof *s->word_start);
     if (err)
         return err;
@@ -251,7 +341,11 @@ static int score_windows(ts_scanner *s, ts_doc_score *out)
         s->word_start[k++] = (uint32_t)(p + 1 - t);
     nw = k;
     s->word_start[nw] = (uint32_t)len + 1;   /* one past a virtual space after the text */
-    size_t nwin = nw <= W ? 1 : (nw - W + S - 1) / S + 1;
+    if (nw <= m->window)
+        return TS_E_INVALID;
+    size_t nwin;
+    if ((err = plan_windows(s, nw, &nwin)))
+        return err;
     if ((err = grow((void **)&s->win, &s->win_cap, nwin, sizeof *s->win)))
         return err;
     if ((err = grow((void **)&s->tok_bucket, &s->tok_cap, len + 1, sizeof *s->tok_bucket)))
@@ -268,32 +362,22 @@ static int score_windows(ts_scanner *s, ts_doc_score *out)
     size_t nt = ts_features_tokens(&s->cfg, t, len, s->tok_bucket, s->tok_start, s->tok_end);
 
     const ts_matches *mt = &out->matches;
-    size_t h0 = 0, h1 = 0, t0 = 0, t1 = 0;
     double best[TS_NHEADS] = {-HUGE_VAL, -HUGE_VAL};
     uint32_t best_i = 0;
     for (size_t i = 0; i < nwin; i++) {
-        uint32_t a = (uint32_t)(i * S);
-        if (a + W > nw || i + 1 == nwin)
-            a = nw > W ? nw - W : 0;
-        uint32_t b = a + W < nw ? a + W : nw;
+        uint32_t a = s->span[i][0], b = s->span[i][1];
         uint32_t ws = s->word_start[a], we = s->word_start[b] - 1;
-        /* Hits by their end, n-grams by their start: both ascend (a bigram
-         * starts one token back, hence the slack of one below). */
-        while (h0 < mt->nhits && mt->hits[h0].end <= ws)
-            h0++;
-        if (h1 < h0)
-            h1 = h0;
-        while (h1 < mt->nhits && mt->hits[h1].end <= we)
-            h1++;
-        while (t0 < nt && s->tok_end[t0] <= ws)
-            t0++;
-        if (t1 < t0)
-            t1 = t0;
-        while (t1 < nt && s->tok_start[t1] < we)
-            t1++;
-        size_t tb = t0 ? t0 - 1 : 0, te = t1 < nt ? t1 + 1 : nt;
+        /* Hits by their end, n-grams by their end: both never decrease (a
+         * bigram ends with the token before it); window_margin checks starts. */
+        size_t h0 = 0, h1 = 0;
+        if (mt->nhits) {
+            h0 = upper_bound(&mt->hits[0].end, mt->nhits, sizeof *mt->hits / sizeof(uint32_t), ws);
+            h1 = upper_bound(&mt->hits[0].end, mt->nhits, sizeof *mt->hits / sizeof(uint32_t), we);
+        }
+        size_t t0 = upper_bound(s->tok_end, nt, 1, ws);
+        size_t t1 = upper_bound(s->tok_end, nt, 1, we);
         double z[TS_NHEADS];
-        window_margin(s, mt, h0, h1, tb, te, ws, we, b - a, z);
+        window_margin(s, mt, h0, h1, t0, t1, ws, we, b - a, z);
         ts_window *w = &s->win[i];
         w->start = ws;
         w->end = we;

@@ -66,6 +66,8 @@ class PassageTest(unittest.TestCase):
         run("train", cls.train, "-o", cls.model, "--window", "40", "--stride", "20", *common)
         cls.whole = cls.dir / "whole.tsmodel"
         run("train", cls.train, "-o", cls.whole, *common)
+        cls.para = cls.dir / "para.tsmodel"
+        run("train", cls.train, "-o", cls.para, "--window", "100", "--stride", "50", "--paragraphs", "10", *common)
 
         # Long pages: 1,500 words of plain text with white space and quotes
         # that normalisation changes, one with an evil passage inside.
@@ -113,6 +115,29 @@ class PassageTest(unittest.TestCase):
                 self.assertTrue(e == len(raw) or raw[e:e + 1].isspace(), raw[e - 5:e + 5])
                 self.assertLess(len(raw[s:e].split()), 200)
             self.assertEqual(max(x[2] for x in rec["spans"]), rec["score"])
+
+    def test_paragraph_windows_find_one_paragraph_exactly(self):
+        rnd = random.Random(5)
+        paras = [plain_text(rnd, 40) for _ in range(30)]
+        evil = evil_text(rnd, 2)
+        paras.insert(17, evil)
+        text = "\n\n".join(paras)
+        start = len("\n\n".join(paras[:17]).encode("utf-8")) + 2
+        shard = self.dir / "one-paragraph.jsonl"
+        shard.write_text(json.dumps({"id": "p", "text": text}) + "\n")
+        out = self.dir / "para-out"
+        run("scan", "-q", "-f", "--model", self.para, "--downweight-above", "0.5", "-o", out, shard)
+        rec = manifest(out / "one-paragraph.jsonl.manifest.jsonl.zst")[0]
+        self.assertGreaterEqual(rec["score"], 0.5)
+        # The best window is the paragraph itself: a span starts and ends
+        # exactly at the paragraph's bytes, whatever else is merged with it.
+        best = max(rec["spans"], key=lambda x: x[2])
+        self.assertLessEqual(best[0], start)
+        self.assertGreaterEqual(best[1], start + len(evil.encode("utf-8")))
+        p = run("explain", "--model", self.para, "--max-text", "0", "--json", shard)
+        w = json.loads(p.stdout)["window"]
+        norm_evil = " ".join(evil.split())
+        self.assertEqual(w["end"] - w["start"], len(norm_evil.encode("utf-8")))
 
     def test_whole_document_model_misses_what_windows_find(self):
         windows = manifest(self.scan(self.model, name="win"))

@@ -281,7 +281,7 @@ static void test_file_format(void)
     memcpy(bad, buf, len);
     /* The last weight: before the window, stride, policy and fingerprint count
      * (this model records no fingerprints). */
-    put_le32(bad + len - 8 - 24 - 4, 0x7fc00000u);
+    put_le32(bad + len - 8 - 32 - 4, 0x7fc00000u);
     reseal(bad, len);
     CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "non-finite"));
     memcpy(bad, buf, len);
