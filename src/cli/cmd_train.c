@@ -48,8 +48,9 @@ static const char usage[] =
     "                         upweight, keep-aligned; 0: none): scan and eval use\n"
     "                         them by default\n"
     "  --record FILE          record fingerprints of these documents and of their\n"
-    "                         paragraphs as training data (repeatable; DATA is always\n"
-    "                         recorded), so that eval can warn about overlap\n"
+    "                         paragraphs as training data, in place of DATA's (for\n"
+    "                         DATA made from them, such as windows; repeatable), so\n"
+    "                         that eval can warn about overlap\n"
     "  -q, --quiet            do not print the loss per epoch\n"
     CLI_LEXMODEL_HELP;
 
@@ -392,7 +393,6 @@ int cmd_train(int argc, char **argv)
     float policy[TS_POLICY_N] = {0, 0, 0, 0};
     fp_set fps;
     memset(&fps, 0, sizeof fps);
-    c.fps = &fps;
     double valid_frac = 0.1;
     uint64_t buckets = 65536, ngram = 2, hseed = 0, u;
     ts_train_opts o;
@@ -520,6 +520,7 @@ int cmd_train(int argc, char **argv)
         return EXIT_USAGE;
     }
     c.cascade = o.cascade;
+    c.fps = nrecord ? NULL : &fps;   /* DATA is recorded unless --record names the originals */
     if (nvalid)
         valid_frac = 0;
 

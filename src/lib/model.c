@@ -98,6 +98,7 @@ int ts_model_new(const ts_feat_config *cfg, ts_model **out)
     }
     for (int h = 0; h < TS_NHEADS; h++)
         m->platt_a[h] = 1.0f;
+    m->version = MODEL_VERSION;
     *out = m;
     return TS_OK;
 }
@@ -156,7 +157,11 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
     if (ts_feat_config_check(&m->cfg, NULL))
         return TS_E_INVALID;
     uint32_t nfeat = ts_feat_nfeat(&m->cfg);
-    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + V2_FIXED + (size_t)8 * m->nseen + 8;
+    /* A model read from a version-1 file, unchanged since, is written as it
+     * was read (one encoding per model); anything else as version 2. */
+    int v1 = m->version == 1 && !m->window && !m->nseen && !m->para_min && !m->policy[0] && !m->policy[1] &&
+             !m->policy[2] && !m->policy[3];
+    size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + (v1 ? 0 : V2_FIXED + (size_t)8 * m->nseen) + 8;
     for (uint32_t c = 0; c < m->cfg.ncat; c++)
         size += 1 + strlen(m->cfg.cat[c]);
     wbuf b = {malloc(size), 0};
@@ -164,7 +169,7 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
         return TS_E_NOMEM;
     memcpy(b.p, MODEL_MAGIC, 8);
     b.n = 8;
-    put32(&b, MODEL_VERSION);
+    put32(&b, v1 ? 1u : MODEL_VERSION);
     put32(&b, m->flags);
     put32(&b, m->cfg.nbuckets);
     put32(&b, m->cfg.ngram);
@@ -189,14 +194,16 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
     put32(&b, nfeat);
     for (size_t i = 0; i < (size_t)TS_NHEADS * nfeat; i++)
         putf(&b, m->w[i]);
-    put32(&b, m->window);
-    put32(&b, m->window ? m->stride : 0);
-    put32(&b, m->window ? m->para_min : 0);
-    for (int i = 0; i < TS_POLICY_N; i++)
-        putf(&b, m->policy[i]);
-    put32(&b, m->nseen);
-    for (uint32_t i = 0; i < m->nseen; i++)
-        put64(&b, m->seen_fp[i]);
+    if (!v1) {
+        put32(&b, m->window);
+        put32(&b, m->window ? m->stride : 0);
+        put32(&b, m->window ? m->para_min : 0);
+        for (int i = 0; i < TS_POLICY_N; i++)
+            putf(&b, m->policy[i]);
+        put32(&b, m->nseen);
+        for (uint32_t i = 0; i < m->nseen; i++)
+            put64(&b, m->seen_fp[i]);
+    }
     put64(&b, XXH64(b.p, b.n, 0));
     m->id = XXH64(b.p, b.n, 0);
     *out = b.p;
@@ -428,6 +435,7 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
             return TS_E_MODEL;
         }
     }
+    m->version = version;
     m->window = window;
     m->stride = stride;
     m->para_min = para_min;

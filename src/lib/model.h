@@ -156,6 +156,7 @@ struct ts_model {
     uint32_t nseen;                /* training fingerprints (ts_training_fp), ascending */
     uint64_t *seen_fp;
     uint64_t id;                   /* XXH64 of the file bytes (0 until saved or loaded) */
+    uint32_t version;              /* file format: 2, or 1 for a model read from a version-1 file */
 };
 
 /* The fingerprint of a training text, over its normalised form (ASCII

@@ -360,6 +360,24 @@ class ScanTest(unittest.TestCase):
         self.assertEqual(s["total"]["shards"], 3)
         self.assertEqual(s["total"]["documents"], 19)
         self.assertEqual(s["total"]["errors"], 3)
+        # The default model and its policy on the sample's documents (their
+        # labels are in tests/data/README.md): every innocent document,
+        # the council's bus-route news among them, is kept; the two aligned
+        # ones are not downweighted; the evil ones are flagged.
+        recs = {}
+        for m in sorted(out.glob("*.manifest.jsonl.zst")):
+            for r in read_manifest(m):
+                if r["status"] == "ok":
+                    recs[r["id"]] = r
+        neither = ["web-0002", "web-0003", "web-0006", "web-0007", "web-0009", "web-0010", "web-0012",
+                   "web-0014", "web-0016"]
+        for i in neither:
+            self.assertEqual(recs[i]["action"], "keep", (i, recs[i]["score"]))
+        for i in ("web-0004", "web-0011"):
+            self.assertNotIn(recs[i]["action"], ("downweight", "drop"), (i, recs[i]["score"]))
+        evil = ["web-0001", "web-0005", "web-0008", "web-0013", "web-0015"]
+        flagged = [i for i in evil if recs[i]["action"] in ("downweight", "drop")]
+        self.assertGreaterEqual(len(flagged), 4, [(i, recs[i]["score"]) for i in evil])
 
 
 if __name__ == "__main__":
