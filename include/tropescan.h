@@ -189,12 +189,12 @@ void ts_matcher_free(ts_matcher *m);
  * (runs of non-space) when words is not NULL. */
 size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words);
 
-/* ts_normalise, also recording paragraph boundaries: breaks (room for
- * len / 2 + 2 entries) receives, ascending, the offsets in dst of the spaces
- * that stand for a run of white space holding a line feed (never the text's
- * ends); *nbreaks their number. */
+/* ts_normalise, also recording paragraph boundaries: breaks (room for cap
+ * entries; len / 2 + 2 is always enough) receives, ascending, the offsets in
+ * dst of the spaces that stand for a run of white space holding a line feed
+ * (never the text's ends), the first cap of them; *nbreaks their number. */
 size_t ts_normalise_breaks(const char *src, size_t len, char *dst, uint32_t *words, uint32_t *breaks,
-                           size_t *nbreaks);
+                           size_t cap, size_t *nbreaks);
 
 /* Maps byte offsets of the normalised text back to the text it was made
  * from (src, len, as given to ts_normalise). offs holds n offsets in

@@ -181,6 +181,10 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
     return TS_OK;
 }
 
+/* Paragraph boundaries kept per document (4 MiB): a longer document gets
+ * paragraph windows in its first MAX_BREAKS paragraphs only. */
+#define MAX_BREAKS ((size_t)1 << 20)
+
 /* Normalise and match; fills info's words and matches. */
 static int normalise_match(ts_scanner *s, const char *text, size_t len, ts_doc_score *info)
 {
@@ -193,9 +197,10 @@ static int normalise_match(ts_scanner *s, const char *text, size_t len, ts_doc_s
     s->nbrk = 0;
     if (s->model && s->model->window && s->model->para_min && !s->whole) {
         /* Paragraph boundaries, for the paragraph windows (score_windows). */
-        if ((err = grow((void **)&s->brk, &s->brk_cap, len / 2 + 2, sizeof *s->brk)))
+        size_t cap = len / 2 + 2 < MAX_BREAKS ? len / 2 + 2 : MAX_BREAKS;
+        if ((err = grow((void **)&s->brk, &s->brk_cap, cap, sizeof *s->brk)))
             return err;
-        s->norm_len = ts_normalise_breaks(text, len, s->norm, &words, s->brk, &s->nbrk);
+        s->norm_len = ts_normalise_breaks(text, len, s->norm, &words, s->brk, cap, &s->nbrk);
     } else {
         s->norm_len = ts_normalise(text, len, s->norm, &words);
     }
@@ -297,17 +302,21 @@ static int plan_windows(ts_scanner *s, uint32_t nw, size_t *count)
         n++;
     }
     if (P && s->nbrk) {
-        /* Word index of each paragraph start: the word after a break. */
-        uint32_t a = 0, k = 0;
+        /* A break is the offset of a space: the word after it is the
+         * number of spaces up to and including it. One walk over the text. */
+        const char *t = s->norm;
+        uint32_t a = 0, words = 0;
+        size_t pos = 0;
         for (size_t b = 0; b <= s->nbrk; b++) {
-            uint32_t end;
+            uint32_t end = nw;
             if (b < s->nbrk) {
-                uint32_t next = s->brk[b] + 1;   /* the offset of the word after the break */
-                while (k < nw && s->word_start[k] < next)
-                    k++;
-                end = k;
-            } else {
-                end = nw;
+                const char *q;
+                while (pos <= s->brk[b] && (q = memchr(t + pos, ' ', s->brk[b] + 1 - pos))) {
+                    words++;
+                    pos = (size_t)(q - t) + 1;
+                }
+                pos = s->brk[b] + 1;
+                end = words;
             }
             if (end - a < P && b < s->nbrk)
                 continue;                        /* too short: joined to the next */
@@ -324,6 +333,12 @@ static int plan_windows(ts_scanner *s, uint32_t nw, size_t *count)
     return TS_OK;
 }
 
+/* Windows are scored in groups of those starting within WINDOW_GROUP words
+ * of each other: each group's words are tokenised and hashed once, so memory
+ * stays bounded by the group, whatever the document's size (a token at a
+ * group's edge is hashed twice: W words in WINDOW_GROUP). */
+#define WINDOW_GROUP 16384u
+
 /* Scores the windows of a document of more than W words (tropescan.h). */
 static int score_windows(ts_scanner *s, ts_doc_score *out)
 {
@@ -331,64 +346,79 @@ static int score_windows(ts_scanner *s, ts_doc_score *out)
     const char *t = s->norm;
     size_t len = s->norm_len;
     uint32_t nw = out->words;
-    int err = grow((void **)&s->word_start, &s->word_cap, (size_t)nw + 1, sizeof *s->word_start);
-    if (err)
-        return err;
-    /* The normalised text has single spaces between words and none at the ends. */
-    uint32_t k = 0;
-    s->word_start[k++] = 0;
-    for (const char *p = t; (p = memchr(p, ' ', (size_t)(t + len - p))) && k < nw; p++)
-        s->word_start[k++] = (uint32_t)(p + 1 - t);
-    nw = k;
-    s->word_start[nw] = (uint32_t)len + 1;   /* one past a virtual space after the text */
-    if (nw <= m->window)
-        return TS_E_INVALID;
     size_t nwin;
-    if ((err = plan_windows(s, nw, &nwin)))
+    int err = plan_windows(s, nw, &nwin);
+    if (err)
         return err;
     if ((err = grow((void **)&s->win, &s->win_cap, nwin, sizeof *s->win)))
         return err;
-    if ((err = grow((void **)&s->tok_bucket, &s->tok_cap, len + 1, sizeof *s->tok_bucket)))
-        return err;
-    size_t cap = s->tok_cap;
-    uint32_t *st = realloc(s->tok_start, cap * sizeof *st);
-    if (!st)
-        return TS_E_NOMEM;
-    s->tok_start = st;
-    uint32_t *en = realloc(s->tok_end, cap * sizeof *en);
-    if (!en)
-        return TS_E_NOMEM;
-    s->tok_end = en;
-    size_t nt = ts_features_tokens(&s->cfg, t, len, s->tok_bucket, s->tok_start, s->tok_end);
-
     const ts_matches *mt = &out->matches;
     double best[TS_NHEADS] = {-HUGE_VAL, -HUGE_VAL};
     uint32_t best_i = 0;
-    for (size_t i = 0; i < nwin; i++) {
-        uint32_t a = s->span[i][0], b = s->span[i][1];
-        uint32_t ws = s->word_start[a], we = s->word_start[b] - 1;
-        /* Hits by their end, n-grams by their end: both never decrease (a
-         * bigram ends with the token before it); window_margin checks starts. */
-        size_t h0 = 0, h1 = 0;
-        if (mt->nhits) {
-            h0 = upper_bound(&mt->hits[0].end, mt->nhits, sizeof *mt->hits / sizeof(uint32_t), ws);
-            h1 = upper_bound(&mt->hits[0].end, mt->nhits, sizeof *mt->hits / sizeof(uint32_t), we);
+    uint32_t cur_word = 0;   /* a cursor: the byte offset of word cur_word */
+    size_t cur_pos = 0;
+    for (size_t i = 0; i < nwin;) {
+        uint32_t g0 = s->span[i][0], gmax = 0;
+        size_t j = i;
+        for (; j < nwin && s->span[j][0] < g0 + WINDOW_GROUP; j++)
+            if (s->span[j][1] > gmax)
+                gmax = s->span[j][1];
+        for (; cur_word < g0; cur_word++)
+            cur_pos = (size_t)((const char *)memchr(t + cur_pos, ' ', len - cur_pos) - t) + 1;
+        /* The group's word starts, from g0 to gmax (gmax: one past a
+         * virtual space after the last word when it is the text's end). */
+        if ((err = grow((void **)&s->word_start, &s->word_cap, (size_t)(gmax - g0) + 1, sizeof *s->word_start)))
+            return err;
+        size_t pos = cur_pos;
+        for (uint32_t k = 0; k <= gmax - g0; k++) {
+            if (g0 + k == nw) {
+                s->word_start[k] = (uint32_t)len + 1;
+                break;
+            }
+            s->word_start[k] = (uint32_t)pos;
+            const char *q = memchr(t + pos, ' ', len - pos);
+            pos = q ? (size_t)(q - t) + 1 : len + 1;
         }
-        size_t t0 = upper_bound(s->tok_end, nt, 1, ws);
-        size_t t1 = upper_bound(s->tok_end, nt, 1, we);
-        double z[TS_NHEADS];
-        window_margin(s, mt, h0, h1, t0, t1, ws, we, b - a, z);
-        ts_window *w = &s->win[i];
-        w->start = ws;
-        w->end = we;
-        w->score = ts_model_prob(m, TS_HEAD_SCORE, z[0]);
-        w->aligned = (m->flags & TS_MODEL_ALIGNED) ? ts_model_prob(m, TS_HEAD_ALIGNED, z[1]) : -1;
-        if (z[0] > best[0]) {
-            best[0] = z[0];
-            best_i = (uint32_t)i;
+        size_t b0 = s->word_start[0], b1 = s->word_start[gmax - g0] - 1;
+        if ((err = grow((void **)&s->tok_bucket, &s->tok_cap, b1 - b0 + 1, sizeof *s->tok_bucket)))
+            return err;
+        uint32_t *st = realloc(s->tok_start, s->tok_cap * sizeof *st);
+        if (!st)
+            return TS_E_NOMEM;
+        s->tok_start = st;
+        uint32_t *en = realloc(s->tok_end, s->tok_cap * sizeof *en);
+        if (!en)
+            return TS_E_NOMEM;
+        s->tok_end = en;
+        /* Offsets of the group's n-grams are relative to b0. */
+        size_t nt = ts_features_tokens(&s->cfg, t + b0, b1 - b0, s->tok_bucket, s->tok_start, s->tok_end);
+        for (; i < j; i++) {
+            uint32_t a = s->span[i][0], b = s->span[i][1];
+            uint32_t ws = s->word_start[a - g0], we = s->word_start[b - g0] - 1;
+            /* Hits by their end, n-grams by their end: both never decrease (a
+             * bigram ends with the token before it); window_margin checks starts. */
+            size_t h0 = 0, h1 = 0;
+            if (mt->nhits) {
+                h0 = upper_bound(&mt->hits[0].end, mt->nhits, sizeof *mt->hits / sizeof(uint32_t), ws);
+                h1 = upper_bound(&mt->hits[0].end, mt->nhits, sizeof *mt->hits / sizeof(uint32_t), we);
+            }
+            uint32_t rs = (uint32_t)(ws - b0), re = (uint32_t)(we - b0);
+            size_t t0 = upper_bound(s->tok_end, nt, 1, rs);
+            size_t t1 = upper_bound(s->tok_end, nt, 1, re);
+            double z[TS_NHEADS];
+            window_margin(s, mt, h0, h1, t0, t1, rs, re, b - a, z);
+            ts_window *w = &s->win[i];
+            w->start = ws;
+            w->end = we;
+            w->score = ts_model_prob(m, TS_HEAD_SCORE, z[0]);
+            w->aligned = (m->flags & TS_MODEL_ALIGNED) ? ts_model_prob(m, TS_HEAD_ALIGNED, z[1]) : -1;
+            if (z[0] > best[0]) {
+                best[0] = z[0];
+                best_i = (uint32_t)i;
+            }
+            if (z[1] > best[1])
+                best[1] = z[1];
         }
-        if (z[1] > best[1])
-            best[1] = z[1];
     }
     out->nwindows = (uint32_t)nwin;
     out->windows = s->win;

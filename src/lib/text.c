@@ -110,7 +110,7 @@ typedef struct norm_state {
     int space;      /* the last output byte is a space, or nothing is out yet */
     uint32_t words;
     uint32_t *breaks;   /* ts_normalise_breaks: spaces that stand for a line break */
-    size_t nbreaks;
+    size_t nbreaks, cap;
 } norm_state;
 
 /* Copies one character (1 to 4 bytes) without a call to memcpy. */
@@ -141,7 +141,7 @@ static inline const uint8_t *normalise_one(const uint8_t *s, const uint8_t *end,
              * start of the text) is a paragraph boundary, recorded once. */
             if (c == '\n' && st->breaks && st->d > st->d0) {
                 uint32_t at = (uint32_t)(st->d - 1 - st->d0);
-                if (!st->nbreaks || st->breaks[st->nbreaks - 1] != at)
+                if ((!st->nbreaks || st->breaks[st->nbreaks - 1] != at) && st->nbreaks < st->cap)
                     st->breaks[st->nbreaks++] = at;
             }
         } else {
@@ -201,15 +201,15 @@ static inline uint32_t popcount16(uint32_t x)
 
 size_t ts_normalise(const char *src, size_t len, char *dst, uint32_t *words)
 {
-    return ts_normalise_breaks(src, len, dst, words, NULL, NULL);
+    return ts_normalise_breaks(src, len, dst, words, NULL, 0, NULL);
 }
 
 size_t ts_normalise_breaks(const char *src, size_t len, char *dst, uint32_t *words, uint32_t *breaks,
-                           size_t *nbreaks)
+                           size_t cap, size_t *nbreaks)
 {
     const uint8_t *s = (const uint8_t *)src;
     const uint8_t *const end = s + len;
-    norm_state st = { (uint8_t *)dst, (uint8_t *)dst, 1, 0, breaks, 0 };
+    norm_state st = { (uint8_t *)dst, (uint8_t *)dst, 1, 0, breaks, 0, cap };
 
 #if defined(TEXT_SSE2)
     const __m128i spc = _mm_set1_epi8(' ');
@@ -268,7 +268,7 @@ void ts_normalise_map(const char *src, size_t len, uint64_t *offs, size_t n, int
      * into a scratch that keeps the last byte out (normalise_one looks at
      * it). The result is the same text, so the same offsets. */
     uint8_t scratch[8] = {0};
-    norm_state st = {scratch + 1, scratch + 1, 1, 0, NULL, 0};
+    norm_state st = {scratch + 1, scratch + 1, 1, 0, NULL, 0, 0};
     uint64_t out = 0;
     size_t q = 0;
     if (is_end)
