@@ -265,7 +265,7 @@ int cmd_eval(int argc, char **argv)
     size_t fpcap = 0;
     if (cli_load_lexicon(&lm, &lex) || cli_load_model(&lm, lex, &model))
         goto done;
-    double policy[3];
+    double policy[TS_POLICY_N];
     ts_model_policy(model, policy);
     if (thr[0] < 0)
         thr[0] = policy[1] > 0 ? policy[1] : 0.8;
