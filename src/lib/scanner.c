@@ -28,7 +28,7 @@ struct ts_scanner {
     /* Passage scoring (score_windows): every n-gram of the document once,
      * the start of every word, and the windows. */
     uint32_t *tok_bucket, *tok_start, *tok_end;
-    size_t tok_cap;
+    size_t tok_cap[3];
     uint32_t *word_start;
     size_t word_cap;
     ts_window *win;
@@ -380,16 +380,11 @@ static int score_windows(ts_scanner *s, ts_doc_score *out)
             pos = q ? (size_t)(q - t) + 1 : len + 1;
         }
         size_t b0 = s->word_start[0], b1 = s->word_start[gmax - g0] - 1;
-        if ((err = grow((void **)&s->tok_bucket, &s->tok_cap, b1 - b0 + 1, sizeof *s->tok_bucket)))
+        size_t need = b1 - b0 + 1;   /* n-grams of the group: at most one per byte, plus one */
+        if ((err = grow((void **)&s->tok_bucket, &s->tok_cap[0], need, sizeof *s->tok_bucket)) ||
+            (err = grow((void **)&s->tok_start, &s->tok_cap[1], need, sizeof *s->tok_start)) ||
+            (err = grow((void **)&s->tok_end, &s->tok_cap[2], need, sizeof *s->tok_end)))
             return err;
-        uint32_t *st = realloc(s->tok_start, s->tok_cap * sizeof *st);
-        if (!st)
-            return TS_E_NOMEM;
-        s->tok_start = st;
-        uint32_t *en = realloc(s->tok_end, s->tok_cap * sizeof *en);
-        if (!en)
-            return TS_E_NOMEM;
-        s->tok_end = en;
         /* Offsets of the group's n-grams are relative to b0. */
         size_t nt = ts_features_tokens(&s->cfg, t + b0, b1 - b0, s->tok_bucket, s->tok_start, s->tok_end);
         for (; i < j; i++) {
