@@ -1,9 +1,13 @@
 /*
- * fuzz_normalise.c: libFuzzer target for ts_normalise.
+ * fuzz_normalise.c: libFuzzer target for ts_normalise, ts_normalise_breaks
+ * and ts_normalise_map.
  *
  * Checks, for any bytes: the output is no longer than the input, has no
  * leading, trailing or doubled space, the word count matches the output, and
- * normalising the output again changes nothing (idempotence).
+ * normalising the output again changes nothing (idempotence). With breaks:
+ * the same text, breaks ascending, each on a space of the output and within
+ * len / 2 + 2 entries. The offset map: every word of the output maps back to
+ * a source range that normalises to that word.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +47,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n2 != n || memcmp(again, out, n) != 0 || words2 != words)
         abort();
     free(again);
+
+    char *out2 = malloc(size ? size : 1);
+    uint32_t *breaks = malloc((size / 2 + 2) * sizeof *breaks);
+    if (!out2 || !breaks)
+        abort();
+    size_t nbreaks = 0;
+    size_t n3 = ts_normalise_breaks((const char *)data, size, out2, NULL, breaks, size / 2 + 2, &nbreaks);
+    if (n3 != n || memcmp(out2, out, n) != 0 || nbreaks > size / 2 + 2)
+        abort();
+    for (size_t i = 0; i < nbreaks; i++)
+        if (breaks[i] >= n || out[breaks[i]] != ' ' || (i && breaks[i] <= breaks[i - 1]))
+            abort();
+    free(breaks);
+
+    /* Word ranges of the output, mapped back (starts and ends each ascend). */
+    uint64_t *st = malloc((words + 1) * sizeof *st), *en = malloc((words + 1) * sizeof *en);
+    if (!st || !en)
+        abort();
+    size_t nw = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && out[j] != ' ')
+            j++;
+        st[nw] = i;
+        en[nw] = j;
+        nw++;
+        i = j + 1;
+    }
+    uint64_t *ms = malloc((nw + 1) * sizeof *ms), *me = malloc((nw + 1) * sizeof *me);
+    if (!ms || !me)
+        abort();
+    memcpy(ms, st, nw * sizeof *st);
+    memcpy(me, en, nw * sizeof *en);
+    ts_normalise_map((const char *)data, size, ms, nw, 0);
+    ts_normalise_map((const char *)data, size, me, nw, 1);
+    for (size_t w = 0; w < nw; w++) {
+        if (ms[w] > me[w] || me[w] > size)
+            abort();
+        size_t wl = ts_normalise((const char *)data + ms[w], me[w] - ms[w], out2, NULL);
+        if (wl != en[w] - st[w] || memcmp(out2, out + st[w], wl) != 0)
+            abort();
+    }
+    free(st);
+    free(en);
+    free(ms);
+    free(me);
+    free(out2);
     free(out);
     return 0;
 }
