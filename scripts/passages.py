@@ -4,6 +4,7 @@
     passages.py pages --split DIR --out DIR [--seed N]
     passages.py windows --window W --stride S [--mil-scores FILE] IN.jsonl > OUT.jsonl
     passages.py cuts --split DIR --out DIR
+    passages.py snippets --split DIR --out DIR [--copies N] [--seed N]
 
 pages: for each split (DIR/{train,valid,test}.jsonl from split_data.py),
 pages built from that split's general text (../shared/corpora/general.jsonl:
@@ -37,6 +38,15 @@ cuts: general text of each split cut as users meet it: every sentence
 (OUT/cuts_SPLIT_{sentence,paragraph,page}.jsonl, all label neither): innocent
 short text to train on (train), and the text on which the policy's
 false-positive rates are chosen (valid) and measured (test).
+
+snippets (training only): each labelled passage of the train split placed
+again, N times, in a short context of one to three general paragraphs
+before and after it; half the time it is spliced into the middle of a
+paragraph at a sentence boundary instead of between paragraphs (as the
+benchmark corpus and many web pages do). Writes OUT/snippets_train.jsonl in
+the pages' format. The windows around a short passage are then seen in many
+contexts, so that innocent words around it weigh less in training; the
+pages stay what valid and test measure.
 
 Deterministic: the same inputs and seed give the same bytes.
 """
@@ -122,6 +132,58 @@ def build_pages(docs, rng, split):
             "text": text,
         })
     return pages
+
+
+def sentence_cut(paragraph, rng):
+    """Splits a paragraph in two at a random sentence boundary, or returns
+    None when it holds a single sentence."""
+    cuts = [m.end() for m in re.finditer(r"[.!?]\s+", paragraph)]
+    cuts = [c for c in cuts if 0 < c < len(paragraph)]
+    if not cuts:
+        return None
+    c = rng.choice(cuts)
+    return paragraph[:c].rstrip(), paragraph[c:].lstrip()
+
+
+def build_snippets(docs, rng, copies):
+    general = [d for d in docs if d["origin"] == GENERAL]
+    paras = [p for d in general for p in paragraphs(d["text"])]
+    passages = [d for d in docs if d["origin"] != GENERAL and 40 <= len(d["text"].encode("utf-8")) <= 8192]
+    out = []
+    for d in passages:
+        passage = d["text"].strip()
+        for c in range(copies):
+            k = rng.randrange(len(paras))
+            before = [paras[(k + i) % len(paras)] for i in range(rng.randint(1, 3))]
+            k += len(before)
+            after = [paras[(k + i) % len(paras)] for i in range(rng.randint(1, 3))]
+            cut = sentence_cut(before[-1], rng) if rng.random() < 0.5 else None
+            if cut:
+                # "... sentence. PASSAGE next sentence ...": inside the paragraph.
+                head = "\n\n".join(before[:-1] + [cut[0]]) + " "
+                tail = " " + cut[1] + "\n\n" + "\n\n".join(after)
+            else:
+                head = "\n\n".join(before) + "\n\n"
+                tail = "\n\n" + "\n\n".join(after)
+            s = len(head.encode("utf-8"))
+            out.append({
+                "id": "snippet-%s-%d" % (d["id"], c),
+                "group": d["group"],
+                "kind": d["label"],
+                "label": d["label"],
+                "span": [s, s + len(passage.encode("utf-8"))],
+                "text": head + passage + tail,
+            })
+    return out
+
+
+def cmd_snippets(a):
+    docs = read_jsonl(os.path.join(a.split, "train.jsonl"))
+    rng = random.Random("snippets:%d" % a.seed)
+    recs = build_snippets(docs, rng, a.copies)
+    write_jsonl(os.path.join(a.out, "snippets_train.jsonl"), recs)
+    sys.stderr.write("snippets_train: %d\n" % len(recs))
+    return 0
 
 
 def cmd_pages(a):
@@ -285,9 +347,14 @@ def main():
     p = sub.add_parser("cuts")
     p.add_argument("--split", required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("snippets")
+    p.add_argument("--split", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--copies", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     return {"pages": cmd_pages, "windows": cmd_windows, "mil-candidates": cmd_mil_candidates,
-            "cuts": cmd_cuts}[a.cmd](a)
+            "cuts": cmd_cuts, "snippets": cmd_snippets}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,11 @@
 #   3. calibration on the valid documents and pages as the scanner scores
 #      them (best window), shifted to a stated PRIOR share of evil documents;
 #   4. the policy thresholds (downweight, drop, upweight, keep-aligned)
-#      chosen on valid (scripts/measure_policy.py --choose) and stored in the
-#      model;
-#   5. EVAL=1 (default): the held-out test figures.
+#      chosen on valid (scripts/measure_policy.py --choose);
+#   5. the shipped model: the same recipe trained on train + valid, with the
+#      calibration and policy of steps 3-4 (TRAIN_VALID=0: the train-only
+#      model of step 3 with its policy);
+#   6. EVAL=1 (default): the held-out test figures.
 # KEEP=DIR keeps every intermediate file (what compare_fasttext.py and
 # measure_policy.py read).
 set -eu
@@ -39,8 +41,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPORA=${CORPORA:-$ROOT/../shared/corpora}
 TROPESCAN=${1:-$ROOT/build/src/cli/tropescan}
 OUT=${OUT:-$ROOT/data/model/default.tsmodel}
-WINDOW=${WINDOW:-200}
-STRIDE=${STRIDE:-100}
+WINDOW=${WINDOW:-100}
+STRIDE=${STRIDE:-50}
 PARAGRAPHS=${PARAGRAPHS:-0}
 PRIOR=${PRIOR:-0.01}
 PY=/usr/bin/python3
@@ -85,23 +87,43 @@ $PY "$ROOT/scripts/passages.py" mil-candidates $win $train_in > "$tmp/candidates
 $PY "$ROOT/scripts/passages.py" windows $win --mil-scores "$tmp/candidates.tsv" $train_in \
     > "$tmp/windows_train.jsonl"
 
-say "the model, calibrated on valid for a prior of $PRIOR"
-final() {
-    out=$1
-    shift
-    # shellcheck disable=SC2086
-    "$TROPESCAN" train "$tmp/windows_train.jsonl" --valid "$tmp/windows_valid.jsonl" -o "$out" $opts \
-        --calibrate "$tmp/valid.jsonl" --calibrate "$tmp/pages_valid.jsonl" --prior "$PRIOR" \
-        --record "$tmp/train.jsonl" --record "$tmp/valid.jsonl" "$@"
-}
-final "$tmp/model.tsmodel"
+say "the model on train, calibrated on valid for a prior of $PRIOR"
+# shellcheck disable=SC2086
+"$TROPESCAN" train "$tmp/windows_train.jsonl" --valid "$tmp/windows_valid.jsonl" -o "$tmp/model.tsmodel" $opts \
+    --calibrate "$tmp/valid.jsonl" --calibrate "$tmp/pages_valid.jsonl" --prior "$PRIOR" \
+    --record "$tmp/train.jsonl" --record "$tmp/valid.jsonl"
 
 say "the policy, chosen on valid"
 $PY "$ROOT/scripts/measure_policy.py" --tropescan "$TROPESCAN" --model "$tmp/model.tsmodel" --data "$tmp" \
     --split valid --choose --json "$tmp/policy_valid.json" > "$tmp/policy_valid.txt"
 policy=$($PY -c "import json,sys; t=json.load(open(sys.argv[1]))['thresholds']; print('%.6f,%.6f,%.6f,%.6f' % (t['downweight'], t['drop'], t['upweight'], min(1.0, t['keep_aligned'])))" "$tmp/policy_valid.json")
-say "policy (downweight, drop, upweight): $policy"
-final "$OUT" --policy "$policy"
+say "policy (downweight, drop, upweight, keep-aligned): $policy"
+
+# The shipped model: the same recipe on train + valid (documents, pages and
+# innocent cuts; the chapters' windows chosen by the first model as above),
+# with the calibration and the policy that valid gave the train-only model:
+# nothing is left that it has not seen to fit them on. TRAIN_VALID=0 ships
+# the train-only model instead.
+if [ "${TRAIN_VALID:-1}" = 1 ]; then
+    say "the shipped model, on train + valid"
+    all_in="$train_in $tmp/valid.jsonl $tmp/pages_valid.jsonl $tmp/cuts_valid_sentence.jsonl $tmp/cuts_valid_paragraph.jsonl"
+    # shellcheck disable=SC2086
+    $PY "$ROOT/scripts/passages.py" mil-candidates $win $all_in > "$tmp/candidates_all.jsonl"
+    "$TROPESCAN" eval --model "$tmp/first.tsmodel" --scores "$tmp/candidates_all.tsv" "$tmp/candidates_all.jsonl" \
+        > /dev/null 2>&1 || true
+    # shellcheck disable=SC2086
+    $PY "$ROOT/scripts/passages.py" windows $win --mil-scores "$tmp/candidates_all.tsv" $all_in \
+        > "$tmp/windows_all.jsonl"
+    # shellcheck disable=SC2086
+    "$TROPESCAN" train "$tmp/windows_all.jsonl" --valid "$tmp/windows_valid.jsonl" -o "$OUT" $opts \
+        --calibration-from "$tmp/model.tsmodel" --policy "$policy" \
+        --record "$tmp/train.jsonl" --record "$tmp/valid.jsonl"
+else
+    # shellcheck disable=SC2086
+    "$TROPESCAN" train "$tmp/windows_train.jsonl" --valid "$tmp/windows_valid.jsonl" -o "$OUT" $opts \
+        --calibrate "$tmp/valid.jsonl" --calibrate "$tmp/pages_valid.jsonl" --prior "$PRIOR" \
+        --record "$tmp/train.jsonl" --record "$tmp/valid.jsonl" --policy "$policy"
+fi
 
 if [ "${EVAL:-1}" = 1 ]; then
     say "held-out test split"

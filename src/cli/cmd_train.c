@@ -44,6 +44,9 @@ static const char usage[] =
     "                         the scanner scores them (windows included; repeatable)\n"
     "  --prior P              with --calibrate: the share of evil documents the score\n"
     "                         is calibrated for (default: as in the --calibrate data)\n"
+    "  --calibration-from MODEL  take both heads' calibration from MODEL (a model\n"
+    "                         trained on less data and calibrated on data it never saw,\n"
+    "                         e.g. train only; for a final model trained on train + valid)\n"
     "  --policy D,R,U,K       thresholds chosen for this model (downweight, drop,\n"
     "                         upweight, keep-aligned; 0: none): scan and eval use\n"
     "                         them by default\n"
@@ -57,7 +60,7 @@ static const char usage[] =
 enum {
     OPT_TEXT = 2000, OPT_LABEL, OPT_VALID, OPT_VFRAC, OPT_GROUP, OPT_BUCKETS, OPT_NGRAM,
     OPT_HSEED, OPT_EPOCHS, OPT_LR, OPT_L2, OPT_SEED, OPT_NOBAL, OPT_CASCADE, OPT_WINDOW,
-    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY, OPT_PARAS,
+    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY, OPT_PARAS, OPT_CALFROM,
 };
 
 /* Fingerprints of training texts (model.h: ts_training_fp). */
@@ -299,6 +302,40 @@ static int read_extra(train_ctx *c, const char *path, fp_set *fps, ts_scanner *s
 }
 
 /*
+ * Takes both heads' calibration from the model in `path`, which must score
+ * the same features and windows (same lexicon, buckets, n-grams, hash seed
+ * and window). The final default model is trained on train + valid; its
+ * calibration is the one fitted on valid for the same recipe trained on
+ * train alone, since no data is left that the final model has not seen.
+ */
+static int copy_calibration(const char *path, ts_model *model)
+{
+    ts_model *from = NULL;
+    ts_diag diag;
+    int err = ts_model_load_file(path, &from, &diag);
+    if (err) {
+        cli_diag_error(&diag, err);
+        return err;
+    }
+    if (from->lexicon_id != model->lexicon_id || from->cfg.nbuckets != model->cfg.nbuckets ||
+        from->cfg.ngram != model->cfg.ngram || from->cfg.seed != model->cfg.seed ||
+        from->window != model->window || from->stride != model->stride ||
+        from->para_min != model->para_min) {
+        cli_error("--calibration-from %s: that model has other features or windows", path);
+        ts_model_free(from);
+        return TS_E_INVALID;
+    }
+    for (int h = 0; h < TS_NHEADS; h++) {
+        model->platt_a[h] = from->platt_a[h];
+        model->platt_b[h] = from->platt_b[h];
+    }
+    fprintf(stderr, "calibration from %s: score a=%.4f b=%.4f\n", path, model->platt_a[0],
+            model->platt_b[0]);
+    ts_model_free(from);
+    return TS_OK;
+}
+
+/*
  * Fits each head's calibration on the documents as the scanner scores them
  * (for a window model: the best window's margin), then, for the score head,
  * moves it from the data's share of evil documents to `prior` (the usual
@@ -373,6 +410,7 @@ int cmd_train(int argc, char **argv)
         {"stride", required_argument, 0, OPT_STRIDE},
         {"calibrate", required_argument, 0, OPT_CALIB},
         {"prior", required_argument, 0, OPT_PRIOR},
+        {"calibration-from", required_argument, 0, OPT_CALFROM},
         {"record", required_argument, 0, OPT_RECORD},
         {"policy", required_argument, 0, OPT_POLICY},
         {"paragraphs", required_argument, 0, OPT_PARAS},
@@ -390,6 +428,7 @@ int cmd_train(int argc, char **argv)
     int nvalid = 0, ncalib = 0, nrecord = 0, quiet = 0;
     uint64_t window = 0, stride = 0, paras = 0;
     double prior = 0;
+    const char *calib_from = NULL;
     float policy[TS_POLICY_N] = {0, 0, 0, 0};
     fp_set fps;
     memset(&fps, 0, sizeof fps);
@@ -465,6 +504,9 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_u64("--stride", optarg, 1, TS_MAX_WINDOW, &stride))
                 return EXIT_USAGE;
             break;
+        case OPT_CALFROM:
+            calib_from = optarg;
+            break;
         case OPT_PRIOR:
             if (cli_parse_double("--prior", optarg, 1e-6, 0.999, &prior))
                 return EXIT_USAGE;
@@ -517,6 +559,10 @@ int cmd_train(int argc, char **argv)
     }
     if (prior > 0 && !ncalib) {
         cli_error("--prior needs --calibrate");
+        return EXIT_USAGE;
+    }
+    if (calib_from && ncalib) {
+        cli_error("--calibration-from and --calibrate exclude each other");
         return EXIT_USAGE;
     }
     c.cascade = o.cascade;
@@ -581,6 +627,8 @@ int cmd_train(int argc, char **argv)
     model->para_min = (uint32_t)paras;
     memcpy(model->policy, policy, sizeof policy);
     if (ncalib && calibrate(&c, lex, model, calib_files, ncalib, prior))
+        goto done;
+    if (calib_from && copy_calibration(calib_from, model))
         goto done;
     for (int i = 0; i < nrecord; i++)
         if (read_extra(&c, record_files[i], &fps, NULL, NULL, NULL, NULL, NULL))

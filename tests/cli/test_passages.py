@@ -8,7 +8,9 @@ usage: test_passages.py TROPESCAN_BINARY   (run by meson test, suite 'cli')
 Everything is generated here: a tiny model is trained on made-up sentences.
 """
 import json
+import math
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -171,6 +173,32 @@ class PassageTest(unittest.TestCase):
         p = run("eval", "--model", self.model, "--json", fresh, check=0)
         self.assertNotIn(b"training data", p.stderr)
         self.assertEqual(json.loads(p.stdout)["training_overlap"], 0)
+
+    def test_calibration_from_another_model(self):
+        # A model trained on part of the data, calibrated on the rest; the
+        # final one trained on all takes that calibration (train + valid).
+        lines = self.train.read_text().splitlines(keepends=True)
+        part, rest = self.dir / "part.jsonl", self.dir / "rest.jsonl"
+        part.write_text("".join(lines[:400]))
+        rest.write_text("".join(lines[400:]))
+        opts = ["--buckets", "4096", "--ngram", "1", "--epochs", "5", "--no-balance", "-q",
+                "--window", "40", "--stride", "20"]
+        first = self.dir / "first.tsmodel"
+        p = run("train", part, "--valid", rest, "--calibrate", rest, "-o", first, *opts)
+        ab = re.search(rb"calibration score a=([-0-9.]+) b=([-0-9.]+)", p.stderr)
+        final = self.dir / "final.tsmodel"
+        p = run("train", part, rest, "--valid", rest, "--calibration-from", first, "-o", final, *opts)
+        self.assertEqual(re.search(rb"calibration score a=([-0-9.]+) b=([-0-9.]+)", p.stderr).groups(), ab.groups())
+        a, b = float(ab.group(1)), float(ab.group(2))
+        doc = self.dir / "one.jsonl"
+        doc.write_text(json.dumps({"text": self.pages[0][0]}) + "\n")
+        e = json.loads(run("explain", "--model", final, "--json", "--max-text", "0", doc).stdout)
+        margin = e["features"]["score"]["margin"]
+        self.assertAlmostEqual(e["score"], 1 / (1 + math.exp(-(a * margin + b))), places=3)
+        # A model with other windows cannot lend its calibration.
+        p = run("train", part, "--valid", rest, "--calibration-from", first, "-o", self.dir / "x.tsmodel",
+                *opts[:-4], "--window", "30", "--stride", "15", check=3)
+        self.assertIn(b"other features or windows", p.stderr)
 
     def test_model_records_window(self):
         bad = self.dir / "bad.jsonl"
