@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   gcc pkg-config meson ninja-build python3
   libhyperscan-dev libzstd-dev libxxhash-dev libisal-dev zlib1g-dev
-  zstd gzip python3-xxhash
+  zstd gzip python3-xxhash libjansson-dev
 )
 scripts/need.sh "${packages[@]}"
 

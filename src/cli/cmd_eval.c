@@ -183,9 +183,12 @@ static void print_json(const char *name, const head_report *r)
         const conf *c = &r->at[t];
         double p = safe_div((double)c->tp, (double)(c->tp + c->fp));
         double rc = safe_div((double)c->tp, (double)(c->tp + c->fn));
-        printf("%s{\"threshold\":%.4f,\"precision\":%.6f,\"recall\":%.6f,\"f1\":%.6f,\"tp\":%" PRIu64
-               ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64 ",\"tn\":%" PRIu64 "}",
-               t ? "," : "", c->thr, p, rc, safe_div(2 * p * rc, p + rc), c->tp, c->fp, c->fn, c->tn);
+        /* tpr and fpr: the error rates tropescan report --eval corrects a
+         * classify-and-count share with (the counts give their precision). */
+        printf("%s{\"threshold\":%.6f,\"precision\":%.6f,\"recall\":%.6f,\"f1\":%.6f,\"tpr\":%.6f,"
+               "\"fpr\":%.6f,\"tp\":%" PRIu64 ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64 ",\"tn\":%" PRIu64 "}",
+               t ? "," : "", c->thr, p, rc, safe_div(2 * p * rc, p + rc), rc,
+               safe_div((double)c->fp, (double)(c->fp + c->tn)), c->tp, c->fp, c->fn, c->tn);
     }
     printf("],\"calibration\":[");
     int first = 1;

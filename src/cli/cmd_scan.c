@@ -64,6 +64,7 @@ typedef struct scan_opts {
     uint64_t chunk_size;
     uint64_t anchor_words;
     int manifest_level;
+    const char *name;          /* --name: the dataset's name in summary.json, or NULL */
     cli_lexmodel lm;
 } scan_opts;
 
@@ -106,7 +107,9 @@ static const char scan_help[] =
     "                            anchored (default: 40)\n"
     "      --no-model            lexicon counts only: no score, every action keep\n"
     "      --whole-documents     score each document whole, not by passages (faster;\n"
-    "                            misses a narrative inside a long page)\n" CLI_LEXMODEL_HELP
+    "                            misses a narrative inside a long page)\n"
+    "      --name NAME           the dataset's name, recorded in summary.json (for\n"
+    "                            tropescan report)\n" CLI_LEXMODEL_HELP
     "  -h, --help                this help\n"
     "\n"
     "Exit codes: 0 all inputs scanned; 1 some input failed (the others completed;\n"
@@ -118,6 +121,7 @@ enum {
     OPT_NO_MODEL,
     OPT_WHOLE,
     OPT_KEEP_ALIGNED,
+    OPT_NAME,
 };
 
 /* ---------------------------------------------------------------- statistics */
@@ -144,6 +148,14 @@ typedef struct scan_stats {
     uint64_t anchored_docs[TS_MAX_CATEGORIES];  /* documents with >= 1 anchored hit */
     uint64_t score_hist[HIST_BINS];
     uint64_t aligned_hist[HIST_BINS];
+    /* For tropescan report, which reads summaries only: the calibrated
+     * estimate (mean score) and classify-and-count at the thresholds. Sums are
+     * kept in millionths (each score rounded to 6 decimals, as in the
+     * manifest) so that they add exactly, in any order. */
+    uint64_t scored, score_sum_e6;
+    uint64_t aligned_scored, aligned_sum_e6;
+    uint64_t score_at_downweight;   /* score >= downweight_above */
+    uint64_t score_at_drop;         /* score >= drop_above */
 } scan_stats;
 
 static void stats_add(scan_stats *to, const scan_stats *from)
@@ -609,10 +621,18 @@ static void score_line(run *R, worker *w, scan_stats *st, const char *line, size
         st->trope_hits[c] += ds.matches.raw[c];
         st->anchored_docs[c] += ds.matches.anchored[c] != 0;
     }
-    if (rec.score >= 0)
+    if (rec.score >= 0) {
         st->score_hist[hist_bin(rec.score)]++;
-    if (rec.aligned >= 0)
+        st->scored++;
+        st->score_sum_e6 += (uint64_t)llround(rec.score * 1e6);
+        st->score_at_downweight += rec.score >= R->o->downweight_above;
+        st->score_at_drop += rec.score >= R->o->drop_above;
+    }
+    if (rec.aligned >= 0) {
         st->aligned_hist[hist_bin(rec.aligned)]++;
+        st->aligned_scored++;
+        st->aligned_sum_e6 += (uint64_t)llround(rec.aligned * 1e6);
+    }
 }
 
 /* Manifest text held before it is compressed (per worker). */
@@ -1036,7 +1056,13 @@ static void js_stats(ts_buf *b, const char *ind, const run *R, const scan_stats 
     js_printf(b, "],\n%s\"aligned_histogram\": [", ind);
     for (int i = 0; i < HIST_BINS; i++)
         js_printf(b, "%s%" PRIu64, i ? ", " : "", st->aligned_hist[i]);
-    js_printf(b, "]");
+    js_printf(b, "],\n");
+    js_printf(b, "%s\"scored\": %" PRIu64 ", \"score_sum\": %" PRIu64 ".%06" PRIu64 ",\n", ind, st->scored,
+              st->score_sum_e6 / 1000000, st->score_sum_e6 % 1000000);
+    js_printf(b, "%s\"aligned_scored\": %" PRIu64 ", \"aligned_sum\": %" PRIu64 ".%06" PRIu64 ",\n", ind,
+              st->aligned_scored, st->aligned_sum_e6 / 1000000, st->aligned_sum_e6 % 1000000);
+    js_printf(b, "%s\"score_at_or_above\": {\"downweight_above\": %" PRIu64 ", \"drop_above\": %" PRIu64 "}",
+              ind, st->score_at_downweight, st->score_at_drop);
 }
 
 static const char *format_name(ts_format f)
@@ -1057,6 +1083,12 @@ static int write_summary(const run *R, double wall, int threads)
         failed += R->shards[i].failed || R->shards[i].out_failed;
     }
     js_printf(&b, "{\n  \"tool\": \"tropescan\",\n  \"version\": \"%s\",\n", TS_VERSION_STRING);
+    js_printf(&b, "  \"name\": ");
+    if (o->name)
+        js_str(&b, o->name);
+    else
+        js_printf(&b, "null");
+    js_printf(&b, ",\n");
     js_printf(&b, "  \"lexicon_id\": \"%016" PRIx64 "\",\n", ts_lexicon_id(R->lex));
     if (R->model)
         js_printf(&b, "  \"model_id\": \"%016" PRIx64 "\",\n", ts_model_id(R->model));
@@ -1176,6 +1208,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         {"anchor-words", required_argument, 0, OPT_ANCHOR},
         {"no-model", no_argument, 0, OPT_NO_MODEL},
         {"whole-documents", no_argument, 0, OPT_WHOLE},
+        {"name", required_argument, 0, OPT_NAME},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
     };
@@ -1241,6 +1274,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
             break;
         case OPT_NO_MODEL: o->no_model = 1; break;
         case OPT_WHOLE: o->whole_documents = 1; break;
+        case OPT_NAME: o->name = optarg; break;
         case OPT_KEEP_ALIGNED:
             if (cli_parse_double("--keep-aligned-above", optarg, 0, 1, &o->keep_aligned_above))
                 return -1;

@@ -130,6 +130,47 @@ class ScanTest(unittest.TestCase):
             offset += len(line.encode()) + 1
         self.assertEqual(len(recs), len(lines))
 
+    def test_summary_sums_for_report(self):
+        """What `tropescan report` reads instead of the manifests: the name,
+        the number of scored documents, the sums of score and aligned, and
+        the documents at or above each threshold, per shard and in total."""
+        raw = ("\n".join(gen_docs(300, 7)) + "\n{broken\n").encode()
+        self.write("a.jsonl", raw)
+        self.write("b.jsonl.zst", zstd_compress(("\n".join(gen_docs(200, 8)) + "\n").encode()))
+        out = self.tmp / "out"
+        run("scan", "-q", "-o", out, "--name", "web \"2024\"", "--downweight-above", "0.3",
+            "--drop-above", "0.6", self.tmp / "in", check=0)
+        s = self.summary(out)
+        self.assertEqual(s["name"], 'web "2024"')
+        totals = dict(scored=0, score_sum=0.0, aligned_scored=0, aligned_sum=0.0, dw=0, drop=0)
+        for sh in s["shards"]:
+            recs = [r for r in read_manifest(out / sh["manifest"]) if r["score"] is not None]
+            scores = [r["score"] for r in recs]
+            aligned = [r["aligned"] for r in recs if r["aligned"] is not None]
+            self.assertEqual(sh["scored"], len(scores))
+            self.assertGreater(sh["scored"], 100)
+            self.assertAlmostEqual(sh["score_sum"], sum(scores), delta=1e-6 * len(scores))
+            self.assertEqual(sh["aligned_scored"], len(aligned))
+            self.assertAlmostEqual(sh["aligned_sum"], sum(aligned), delta=1e-6 * len(aligned))
+            at = sh["score_at_or_above"]
+            self.assertEqual(at["downweight_above"], sum(x >= 0.3 for x in scores))
+            self.assertEqual(at["drop_above"], sum(x >= 0.6 for x in scores))
+            self.assertEqual(at["drop_above"], sh["actions"]["drop"])
+            totals["scored"] += sh["scored"]
+            totals["score_sum"] += sh["score_sum"]
+            totals["dw"] += at["downweight_above"]
+        t = s["total"]
+        self.assertEqual(t["scored"], totals["scored"])
+        self.assertEqual(t["scored"], t["ok"])
+        self.assertAlmostEqual(t["score_sum"], totals["score_sum"], places=5)
+        self.assertEqual(t["score_at_or_above"]["downweight_above"], totals["dw"])
+        # --no-model: nothing is scored, the name defaults to null
+        out2 = self.tmp / "out2"
+        run("scan", "-q", "--no-model", "-o", out2, self.tmp / "in", check=0)
+        s2 = self.summary(out2)
+        self.assertIsNone(s2["name"])
+        self.assertEqual((s2["total"]["scored"], s2["total"]["score_sum"]), (0, 0))
+
     def test_policy_thresholds(self):
         raw = ("\n".join(gen_docs(400, 3)) + "\n").encode()
         self.write("a.jsonl", raw)
