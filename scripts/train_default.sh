@@ -70,7 +70,7 @@ valid_in="$tmp/valid.jsonl $tmp/pages_valid.jsonl"
 win="--window $WINDOW --stride $STRIDE --paragraphs $PARAGRAPHS"
 # The options are the ones chosen on the validation split (data/README.md).
 opts="--buckets ${BUCKETS:-65536} --ngram ${NGRAM:-1} --hash-seed 0 --epochs ${EPOCHS:-25} --lr ${LR:-0.5}
-      --l2 ${L2:-1e-6} --no-balance --seed 1 -q $win"
+      --l2 ${L2:-1e-6} --optimizer ${OPTIM:-adagrad} --no-balance --seed 1 -q $win"
 
 say "windows ($WINDOW words every $STRIDE), first model"
 # shellcheck disable=SC2086

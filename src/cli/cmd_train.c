@@ -29,6 +29,8 @@ static const char usage[] =
     "  --ngram N              1: unigrams, 2: unigrams and bigrams (default 2)\n"
     "  --hash-seed N          seed of the n-gram hash (default 0)\n"
     "  --epochs N             passes over the data (default 10)\n"
+    "  --optimizer NAME       adagrad (default) or sgd: L2 on every weight at every\n"
+    "                         step, step size 1/(l2 (t0 + t)); --lr is then unused\n"
     "  --lr X                 AdaGrad learning rate (default 0.2)\n"
     "  --l2 X                 L2 penalty (default 1e-6)\n"
     "  --seed N               order of the examples (default 1)\n"
@@ -60,7 +62,7 @@ static const char usage[] =
 enum {
     OPT_TEXT = 2000, OPT_LABEL, OPT_VALID, OPT_VFRAC, OPT_GROUP, OPT_BUCKETS, OPT_NGRAM,
     OPT_HSEED, OPT_EPOCHS, OPT_LR, OPT_L2, OPT_SEED, OPT_NOBAL, OPT_CASCADE, OPT_WINDOW,
-    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY, OPT_PARAS, OPT_CALFROM,
+    OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY, OPT_PARAS, OPT_CALFROM, OPT_OPTIM,
 };
 
 /* Fingerprints of training texts (model.h: ts_training_fp). */
@@ -402,6 +404,7 @@ int cmd_train(int argc, char **argv)
         {"hash-seed", required_argument, 0, OPT_HSEED},
         {"epochs", required_argument, 0, OPT_EPOCHS},
         {"lr", required_argument, 0, OPT_LR},
+        {"optimizer", required_argument, 0, OPT_OPTIM},
         {"l2", required_argument, 0, OPT_L2},
         {"seed", required_argument, 0, OPT_SEED},
         {"no-balance", no_argument, 0, OPT_NOBAL},
@@ -479,6 +482,16 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_u64("--epochs", optarg, 1, 10000, &u))
                 return EXIT_USAGE;
             o.epochs = (uint32_t)u;
+            break;
+        case OPT_OPTIM:
+            if (!strcmp(optarg, "adagrad")) {
+                o.optimizer = TS_OPT_ADAGRAD;
+            } else if (!strcmp(optarg, "sgd")) {
+                o.optimizer = TS_OPT_SGD;
+            } else {
+                cli_error("--optimizer: expected adagrad or sgd, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case OPT_LR:
             if (cli_parse_double("--lr", optarg, 1e-9, 100, &o.lr))

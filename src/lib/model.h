@@ -204,9 +204,18 @@ int ts_dataset_add(ts_dataset *d, const float *xlex, const ts_sparse *v, int y_s
 size_t ts_dataset_size(const ts_dataset *d);
 void ts_dataset_free(ts_dataset *d);
 
+/* The optimisers of ts_train. AdaGrad applies the L2 penalty only to the
+ * weights an example touches, so a rare n-gram keeps whatever weight its few
+ * examples gave it. SGD decays every weight at every step (Bottou, "Stochastic
+ * gradient descent tricks", 2012: the weights are a scale times a vector, so
+ * the decay costs one multiplication), with the step 1 / (l2 (t0 + t)) and t0
+ * chosen as scikit-learn's SGDClassifier does for learning_rate="optimal". */
+enum { TS_OPT_ADAGRAD = 0, TS_OPT_SGD = 1 };
+
 typedef struct ts_train_opts {
     uint32_t epochs;               /* passes over the data */
-    double lr;                     /* AdaGrad base learning rate */
+    int optimizer;                 /* TS_OPT_ADAGRAD or TS_OPT_SGD */
+    double lr;                     /* AdaGrad base learning rate (SGD: unused) */
     double l2;                     /* L2 penalty per example (applied to touched weights) */
     uint64_t seed;                 /* shuffling order */
     int cascade;                   /* set TS_MODEL_CASCADE (the datasets must be featurised so) */

@@ -137,6 +137,16 @@ static void margin(const ts_model *m, const ts_dataset *d, size_t i, double z[TS
     ts_model_margin(m, d->lex + i * d->nlex, &v, z);
 }
 
+/* SGD: folds head h's scale into its weights. */
+static void unscale(ts_model *m, size_t nw, int h, double *scale)
+{
+    if (*scale == 1.0)
+        return;
+    for (size_t wi = (size_t)h; wi < nw; wi += TS_NHEADS)
+        m->w[wi] = (float)(m->w[wi] * *scale);
+    *scale = 1.0;
+}
+
 static void mean_loss(const ts_model *m, const ts_dataset *d, double out[TS_NHEADS])
 {
     double s[TS_NHEADS] = {0, 0};
@@ -277,6 +287,11 @@ int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *
     const double lr = o->lr, l2 = o->l2, eps = 1e-8;
     float *wb = m->w + (size_t)TS_NHEADS * nlex;
     double *Gb = G + (size_t)TS_NHEADS * nlex;
+    /* SGD: the weights of head h are scale[h] times what m->w holds. */
+    double scale[TS_NHEADS] = {1, 1};
+    const double typw = sqrt(1.0 / sqrt(l2 > 0 ? l2 : 1e-12));
+    const double t0 = 1.0 / ((l2 > 0 ? l2 : 1e-12) * typw);
+    double step = 0;
     for (uint32_t ep = 0; ep < o->epochs; ep++) {
         for (size_t i = d->nex; i > 1; i--) {
             size_t j = (size_t)(splitmix64(&rng) % i);
@@ -293,6 +308,32 @@ int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *
             const float *val = d->val + e->off;
             double z[TS_NHEADS];
             margin(m, d, i, z);
+            if (o->optimizer == TS_OPT_SGD) {
+                for (int h = 0; h < TS_NHEADS; h++)
+                    z[h] = m->bias[h] + scale[h] * (z[h] - m->bias[h]);
+                double eta = 1.0 / (l2 * (t0 + step));
+                step += 1;
+                for (int h = 0; h < TS_NHEADS; h++) {
+                    if (!train_head[h])
+                        continue;
+                    int y = e->y[h];
+                    tl[h] += logloss(z[h], y);
+                    double g = (sigmoid(z[h]) - y) * cw[h][y];
+                    scale[h] *= 1.0 - eta * l2;
+                    double u = eta * g / scale[h];
+                    for (uint32_t f = 0; f < nlex; f++)
+                        if (xl[f] != 0)
+                            m->w[(size_t)TS_NHEADS * f + h] -= (float)(u * xl[f]);
+                    for (uint32_t f = 0; f < e->n; f++)
+                        wb[(size_t)TS_NHEADS * idx[f] + h] -= (float)(u * val[f]);
+                    /* The bias is not penalised and moves slower, as in
+                     * scikit-learn's SGD on sparse data (intercept decay 0.01). */
+                    m->bias[h] -= (float)(0.01 * eta * g);
+                    if (scale[h] < 1e-6)
+                        unscale(m, nw, h, &scale[h]);
+                }
+                continue;
+            }
             for (int h = 0; h < TS_NHEADS; h++) {
                 if (!train_head[h])
                     continue;
@@ -318,6 +359,8 @@ int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *
                 m->bias[h] -= (float)(lr * g / sqrt(*gbias + eps));
             }
         }
+        for (int h = 0; h < TS_NHEADS; h++)
+            unscale(m, nw, h, &scale[h]);
         if (o->progress) {
             double vl[TS_NHEADS] = {-1, -1};
             for (int h = 0; h < TS_NHEADS; h++)
