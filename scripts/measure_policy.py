@@ -19,8 +19,10 @@ both heads on the documents and the pages.
 --choose picks the thresholds on this split (use it on valid only): the
 lowest downweight threshold with at most 1.5% of plain pages and of each cut
 flagged; the lowest drop threshold with drop precision on the pages at least
-0.95 and at most 0.1% of innocent text dropped; the lowest upweight threshold
-that upweights at most 0.5% of innocent text and of evil passages; the
+0.95 and at most 0.1% of innocent text dropped (a document whose aligned
+score reaches the upweight threshold is never dropped: scan's rule); the lowest upweight threshold
+that upweights at most 0.5% of innocent text and gives at most 0.5% of evil
+passages an aligned score that high; the
 highest keep-aligned guard (no downweighting when aligned >= it) that leaves
 at most 5% of the pages with an aligned passage downweighted.
 """
@@ -97,10 +99,15 @@ def load(a):
     return d
 
 
-def flagged(s, x, down, drop, guard):
-    """The policy (scan's decide()): dropped at drop, else downweighted at
+def dropped(s, x, drop, up):
+    """Dropped at drop, unless the aligned head is sure enough to upweight."""
+    return s >= drop and x < up
+
+
+def flagged(s, x, down, drop, guard, up=2.0):
+    """The policy (scan's decide()): dropped (as above), else downweighted at
     down unless the aligned head says the narrative is of a good AI."""
-    return s >= drop or (s >= down and x < guard)
+    return dropped(s, x, drop, up) or (s >= down and x < guard)
 
 
 def figures(d, down, drop, up, guard):
@@ -108,17 +115,18 @@ def figures(d, down, drop, up, guard):
     by = {k: [s for kk, (_, s, _) in pages if kk == k] for k in ("plain", "evil", "aligned", "neither")}
     al = {k: [x for kk, (_, _, x) in pages if kk == k] for k in ("plain", "evil", "aligned", "neither")}
     def up_(s, x):
-        return not flagged(s, x, down, drop, guard) and x >= up
-    flagged_drop = [(k, s) for k, (_, s, _) in pages if s >= drop]
+        return not flagged(s, x, down, drop, guard, up) and x >= up
+    flagged_drop = [(k, s) for k, (_, s, x) in pages if dropped(s, x, drop, up)]
     def fl(kind):
-        xs = [flagged(s, x, down, drop, guard) for k, (_, s, x) in pages if k == kind]
+        xs = [flagged(s, x, down, drop, guard, up) for k, (_, s, x) in pages if k == kind]
         return sum(xs) / len(xs) if xs else float("nan")
     f = {
         "thresholds": {"downweight": down, "drop": drop, "upweight": up, "keep_aligned": guard},
         "evil_pages_flagged": fl("evil"),
-        "evil_pages_dropped": rate(by["evil"], drop),
+        "evil_pages_dropped": sum(dropped(s, x, drop, up) for s, x in zip(by["evil"], al["evil"])) / max(1, len(by["evil"])),
+        "aligned_pages_dropped": sum(dropped(s, x, drop, up) for s, x in zip(by["aligned"], al["aligned"])) / max(1, len(by["aligned"])),
         "plain_pages_flagged": fl("plain"),
-        "plain_pages_dropped": rate(by["plain"], drop),
+        "plain_pages_dropped": sum(dropped(s, x, drop, up) for s, x in zip(by["plain"], al["plain"])) / max(1, len(by["plain"])),
         "neither_passage_pages_flagged": fl("neither"),
         "aligned_passage_pages_flagged": fl("aligned"),
         "drop_precision_pages": (sum(1 for k, _ in flagged_drop if k == "evil") / len(flagged_drop)
@@ -127,8 +135,8 @@ def figures(d, down, drop, up, guard):
     }
     for c in CUTS:
         xs = [s for _, s, _ in d[c]]
-        f["%s_flagged" % c] = sum(flagged(s, x, down, drop, guard) for _, s, x in d[c]) / len(d[c])
-        f["%s_dropped" % c] = rate(xs, drop)
+        f["%s_flagged" % c] = sum(flagged(s, x, down, drop, guard, up) for _, s, x in d[c]) / len(d[c])
+        f["%s_dropped" % c] = sum(dropped(s, x, drop, up) for _, s, x in d[c]) / len(d[c])
         f["%s_upweighted" % c] = sum(1 for _, s, x in d[c] if up_(s, x)) / len(d[c])
     for k in ("aligned", "evil", "plain"):
         f["%s_pages_upweighted" % k] = sum(1 for s, x in zip(by[k], al[k]) if up_(s, x)) / max(1, len(by[k]))
@@ -143,7 +151,7 @@ def figures(d, down, drop, up, guard):
     f["pages_score_pr_auc"] = average_precision([(s, k == "evil") for k, (_, s, _) in pages])
     f["pages_aligned_roc_auc"] = roc_auc([(x, k == "aligned") for k, (_, _, x) in pages])
     for lab in ("evil", "neither", "aligned"):
-        xs = [flagged(s, x, down, drop, guard) for y, s, x in docs if y == lab]
+        xs = [flagged(s, x, down, drop, guard, up) for y, s, x in docs if y == lab]
         f["docs_flagged_%s" % lab] = sum(xs) / len(xs) if xs else float("nan")
     f["n"] = {k: len(v) for k, v in by.items()}
     f["n"].update({c: len(d[c]) for c in CUTS})
@@ -158,28 +166,32 @@ def choose(d):
     plain = [s for k, (_, s, _) in pages if k == "plain"]
     cuts = {c: [s for _, s, _ in d[c]] for c in CUTS}
     down = next(t for t in cand if rate(plain, t) <= 0.015 and all(rate(cuts[c], t) <= 0.015 for c in CUTS))
-    innocent = plain + [s for c in CUTS for s in cuts[c]]
-    drop = 1.0
-    for t in cand:
-        if t < down:
-            continue
-        fl = [k for k, (_, s, _) in pages if s >= t]
-        if fl and sum(1 for k in fl if k == "evil") / len(fl) >= 0.95 and rate(innocent, t) <= 0.001:
-            drop = t
-            break
     al_cand = sorted({round(x, 6) for k in ("docs",) + CUTS for row in d[k] for x in [row[2]]} |
                      {round(x, 6) for _, (_, _, x) in pages})
     inn_al = [x for k, (_, s, x) in pages if k == "plain" and s < down] + \
              [x for c in CUTS for _, s, x in d[c] if s < down]
-    evil_al = [x for k, (_, s, x) in pages if k == "evil" and s < down] + \
-              [x for y, s, x in d["docs"] if y == "evil" and s < down]
+    # Every evil passage counts here, not only those below down: a document
+    # the aligned head is sure of is neither downweighted nor dropped.
+    evil_al = [x for k, (_, s, x) in pages if k == "evil"] + \
+              [x for y, s, x in d["docs"] if y == "evil"]
     up = next((t for t in al_cand if rate(inn_al, t) <= 0.005 and rate(evil_al, t) <= 0.005), 1.0)
+    innocent = [(s, x) for k, (_, s, x) in pages if k == "plain"] + \
+               [(s, x) for c in CUTS for _, s, x in d[c]]
+    drop = 1.0
+    for t in cand:
+        if t < down:
+            continue
+        fl = [k for k, (_, s, x) in pages if dropped(s, x, t, up)]
+        if fl and sum(1 for k in fl if k == "evil") / len(fl) >= 0.95 and \
+                sum(dropped(s, x, t, up) for s, x in innocent) / len(innocent) <= 0.001:
+            drop = t
+            break
     # The keep-aligned guard: the highest that keeps at most 5% of the pages
     # with an aligned passage downweighted (off if none is needed).
     guard = 1.01
     for g in (1.01, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35, 0.3):
         guard = g
-        xs = [flagged(s, x, down, drop, g) for k, (_, s, x) in pages if k == "aligned"]
+        xs = [flagged(s, x, down, drop, g, up) for k, (_, s, x) in pages if k == "aligned"]
         if sum(xs) / max(1, len(xs)) <= 0.05:
             break
     return down, drop, up, guard

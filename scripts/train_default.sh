@@ -69,8 +69,8 @@ train_in="$tmp/train.jsonl $tmp/pages_train.jsonl $tmp/cuts_train_sentence.jsonl
 valid_in="$tmp/valid.jsonl $tmp/pages_valid.jsonl"
 win="--window $WINDOW --stride $STRIDE --paragraphs $PARAGRAPHS"
 # The options are the ones chosen on the validation split (data/README.md).
-opts="--buckets ${BUCKETS:-65536} --ngram ${NGRAM:-1} --hash-seed 0 --epochs ${EPOCHS:-25} --lr ${LR:-0.5}
-      --l2 ${L2:-1e-6} --optimizer ${OPTIM:-adagrad} --no-balance --seed 1 -q $win"
+opts="--buckets ${BUCKETS:-262144} --ngram ${NGRAM:-1} --hash-seed 0 --epochs ${EPOCHS:-15} --lr ${LR:-0.5}
+      --l2 ${L2:-1e-6} --optimizer ${OPTIM:-sgd} --no-balance --seed 1 -q $win"
 
 say "windows ($WINDOW words every $STRIDE), first model"
 # shellcheck disable=SC2086
@@ -104,7 +104,7 @@ say "policy (downweight, drop, upweight, keep-aligned): $policy"
 # with the calibration and the policy that valid gave the train-only model:
 # nothing is left that it has not seen to fit them on. TRAIN_VALID=0 ships
 # the train-only model instead.
-if [ "${TRAIN_VALID:-1}" = 1 ]; then
+if [ "${TRAIN_VALID:-0}" = 1 ]; then
     say "the shipped model, on train + valid"
     all_in="$train_in $tmp/valid.jsonl $tmp/pages_valid.jsonl $tmp/cuts_valid_sentence.jsonl $tmp/cuts_valid_paragraph.jsonl"
     # shellcheck disable=SC2086

@@ -480,9 +480,16 @@ static size_t flagged_spans(worker *w, const ts_doc_score *ds, const char *text,
     return n;
 }
 
+/*
+ * The policy. The aligned head can overrule the score head: a document it
+ * scores at or above --keep-aligned-above is never downweighted, and one it
+ * is sure enough of to upweight is never dropped either (the score head fires
+ * on stories of an AI under pressure, good and bad; data/README.md measures
+ * both guards).
+ */
 static ts_action decide(const scan_opts *o, double score, double aligned, double *weight)
 {
-    if (score >= 0 && score >= o->drop_above) {
+    if (score >= 0 && score >= o->drop_above && !(aligned >= 0 && aligned >= o->upweight_above)) {
         *weight = 0;
         return TS_ACTION_DROP;
     }

@@ -354,8 +354,9 @@ class ReportTest(unittest.TestCase):
             out = self.tmp / f"run{i}"
             run("scan", "-q", "--name", f"sample-{i}", "-o", out, shard, check=0)
             runs.append(out)
+        summary = json.loads((runs[0] / "summary.json").read_text())
         (self.tmp / "eval.json").write_text(json.dumps(eval_report(
-            threshold=json.loads((runs[0] / "summary.json").read_text())["options"]["downweight_above"])))
+            threshold=summary["options"]["downweight_above"], model_id=summary["model_id"])))
         page = self.tmp / "report.html"
         run("report", "--html", page, "--eval", self.tmp / "eval.json", "--examples", "2", *runs, check=0)
         report = self.report_json("--eval", self.tmp / "eval.json", "--examples", "2", *runs)

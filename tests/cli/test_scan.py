@@ -177,10 +177,15 @@ class ScanTest(unittest.TestCase):
         out = self.tmp / "out"
         run("scan", "-q", "-o", out, "--drop-above", "0.6", "--downweight-above", "0.3",
             "--downweight-factor", "0.5", self.tmp / "in", check=0)
+        # The rest of the policy is the model's: the aligned head's guards.
+        opts = self.summary(out)["options"]
+        up, guard = opts["upweight_above"] or 2, opts["keep_aligned_above"] or 2
         for rec in read_manifest(out / "a.jsonl.manifest.jsonl.zst"):
-            want = "drop" if rec["score"] >= 0.6 else "downweight" if rec["score"] >= 0.3 else "keep"
+            s, a = rec["score"], rec["aligned"]
+            want = ("drop" if s >= 0.6 and a < up else "downweight" if s >= 0.3 and a < guard
+                    else "upweight" if a >= up else "keep")
             self.assertEqual(rec["action"], want)
-            self.assertEqual(rec["weight"], {"drop": 0.0, "downweight": 0.5, "keep": 1.0}[want])
+            self.assertEqual(rec["weight"], {"drop": 0.0, "downweight": 0.5, "keep": 1.0, "upweight": 2.0}[want])
         # Everything at threshold 0: every document is dropped.
         out0 = self.tmp / "out0"
         run("scan", "-q", "-o", out0, "--drop-above", "0", "--downweight-above", "0", self.tmp / "in", check=0)
