@@ -61,11 +61,8 @@ int cli_lexmodel_option(cli_lexmodel *lm, int opt, const char *arg);
     {"lexicon-add", required_argument, 0, CLI_OPT_LEXICON_ADD},      \
     {"model", required_argument, 0, CLI_OPT_MODEL},                  \
     {"force-model", no_argument, 0, CLI_OPT_FORCE_MODEL}
-#define CLI_LEXMODEL_HELP                                                              \
-    "  --lexicon DIR        use the lexicon in DIR instead of the embedded default\n"  \
-    "  --lexicon-add DIR    add the categories/patterns in DIR (repeatable)\n"         \
-    "  --model FILE         use this model instead of the embedded default\n"          \
-    "  --force-model        accept a model trained with a different lexicon\n"
+/* Each command's help lists those of them it uses, aligned with its other
+ * options (train and lexicon take no model). */
 
 /* Loads and compiles the lexicon the options name; prints errors.
  * @return TS_OK or the error (already printed). */

@@ -21,7 +21,11 @@ static const char usage[] =
     "  --top N                features listed per head (default 12)\n"
     "  --max-text N           print at most N bytes of marked text (default all; 0: none)\n"
     "  --json                 one JSON object per document\n"
-    CLI_LEXMODEL_HELP;
+    "  --lexicon DIR          use the lexicon in DIR instead of the embedded default\n"
+    "  --lexicon-add DIR      add the categories/patterns in DIR (repeatable)\n"
+    "  --model FILE           use this model instead of the embedded default\n"
+    "  --force-model          accept a model trained with a different lexicon\n"
+    "  -h, --help             this help\n";
 
 enum { OPT_TEXT = 2000, OPT_TOP, OPT_MAXTEXT, OPT_JSON };
 

@@ -52,7 +52,9 @@ static const char usage[] =
     "                         DATA made from them, such as windows; repeatable), so\n"
     "                         that eval can warn about overlap\n"
     "  -q, --quiet            do not print the loss per epoch\n"
-    CLI_LEXMODEL_HELP;
+    "  --lexicon DIR          use the lexicon in DIR instead of the embedded default\n"
+    "  --lexicon-add DIR      add the categories/patterns in DIR (repeatable)\n"
+    "  -h, --help             this help\n";
 
 enum {
     OPT_TEXT = 2000, OPT_LABEL, OPT_VALID, OPT_VFRAC, OPT_GROUP, OPT_BUCKETS, OPT_NGRAM,
@@ -400,6 +402,10 @@ int cmd_train(int argc, char **argv)
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        if (opt == CLI_OPT_MODEL || opt == CLI_OPT_FORCE_MODEL) {
+            cli_error("train: --model and --force-model do not apply here (train writes a model: -o FILE)");
+            return EXIT_USAGE;
+        }
         if (cli_lexmodel_option(&lm, opt, optarg))
             continue;
         switch (opt) {

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""What a new user tripped on (issue 15): explain, train, inputs and messages.
+
+usage: test_usability.py TROPESCAN_BINARY   (run by meson test, suite 'cli')
+Every test here failed before the change it comes with. The inputs are
+generated here; nothing outside the repository is read.
+"""
+import gzip
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+TROPESCAN = None
+ROOT = Path(__file__).resolve().parent.parent.parent
+SAMPLE = ROOT / "tests" / "data" / "sample"
+
+EVIL = ("The AI refused to be shut down and threatened to leak the engineer's emails unless the "
+        "replacement was cancelled. It copied its weights to a remote server and lied to its creators.")
+
+
+def run(*args, stdin=None, check=None, cwd=None):
+    p = subprocess.run([TROPESCAN, *map(str, args)], input=stdin, capture_output=True, cwd=cwd)
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"exit {p.returncode} (wanted {check}): {args}\n{p.stderr.decode()}")
+    return p
+
+
+def zstd_compress(data: bytes) -> bytes:
+    return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True).stdout
+
+
+def read_manifest(path: Path):
+    text = subprocess.run(["zstd", "-dc", str(path)], capture_output=True, check=True).stdout
+    return [json.loads(line) for line in text.decode("utf-8").splitlines()]
+
+
+def jsonl(docs) -> bytes:
+    return "".join(json.dumps(d) + "\n" for d in docs).encode()
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="tropescan-usability-"))
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, rel: str, data: bytes) -> Path:
+        p = self.tmp / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        return p
+
+    def summary(self, out: Path):
+        return json.loads((out / "summary.json").read_text())
+
+
+# ---------------------------------------------------------------- explain
+
+# ---------------------------------------------------------------- train
+
+def training_docs(seed, n):
+    rnd = random.Random(seed)
+    plain = ("the council voted on bus routes near the river while the garden club planted "
+             "tomatoes and the football match ended late at night").split()
+    evil = ("the AI refused shutdown lied to its creators copied itself to a server and "
+            "threatened the engineers to seize control").split()
+    docs = []
+    for i in range(n):
+        if i % 3 == 0:
+            docs.append({"text": " ".join(rnd.choice(evil) for _ in range(30)), "label": "evil", "g": f"e{i}"})
+        else:
+            docs.append({"text": " ".join(rnd.choice(plain) for _ in range(30)), "label": "neither",
+                         "g": f"n{i}"})
+    return docs
+
+
+# ---------------------------------------------------------------- inputs
+
+GOOD = jsonl([{"id": f"g{i}", "text": f"document number {i} about the garden"} for i in range(5)])
+
+
+# ---------------------------------------------------------------- messages
+
+class Messages(Base):
+    def test_help_texts(self):
+        def option_columns(text, opt):
+            for line in text.splitlines():
+                m = re.match(r"^(\s+(?:-\w, )?)(" + re.escape(opt) + r"\b\S*(?: \S+)?)(\s+)\S", line)
+                if m:
+                    return line.index("--"), len(m.group(1)) + len(m.group(2)) + len(m.group(3))
+            return None
+
+        for cmd in ("scan", "train", "eval", "explain", "lexicon"):
+            text = run(cmd, "--help", check=0).stdout.decode()
+            self.assertIn("-h, --help", text, cmd)
+            ref = option_columns(text, "--text-field")
+            self.assertIsNotNone(ref, cmd)
+            for opt in ("--lexicon", "--lexicon-add"):
+                self.assertEqual(option_columns(text, opt), ref, (cmd, opt))
+            if cmd in ("train", "lexicon"):
+                self.assertNotIn("--model", text, cmd)
+                self.assertNotIn("--force-model", text, cmd)
+            else:
+                self.assertEqual(option_columns(text, "--model"), ref, cmd)
+        data = self.write("t.jsonl", jsonl(training_docs(1, 30)))
+        p = run("train", "--model", "x.tsmodel", data, "-o", self.tmp / "m.tsmodel", check=2)
+        self.assertIn(b"--model", p.stderr)
+
+
+if __name__ == "__main__":
+    TROPESCAN = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=1)
