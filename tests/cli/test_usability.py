@@ -83,6 +83,54 @@ def training_docs(seed, n):
     return docs
 
 
+class Train(Base):
+    def test_defaults_are_the_recipe(self):
+        data = self.write("train.jsonl", jsonl(training_docs(1, 300)))
+        help_text = run("train", "--help", check=0).stdout.decode()
+        self.assertRegex(help_text, r"--ngram N .*default 1\)")
+        self.assertRegex(help_text, r"--epochs N .*default 25\)")
+        self.assertRegex(help_text, r"--lr X .*default 0\.5\)")
+        self.assertIn("--balance", help_text)
+        a, b, c = self.tmp / "a.tsmodel", self.tmp / "b.tsmodel", self.tmp / "c.tsmodel"
+        run("train", "-q", "--buckets", "4096", data, "-o", a, check=0)
+        run("train", "-q", "--buckets", "4096", "--ngram", "1", "--epochs", "25", "--lr", "0.5",
+            "--no-balance", data, "-o", b, check=0)
+        self.assertEqual(a.read_bytes(), b.read_bytes())
+        run("train", "-q", "--buckets", "4096", "--balance", data, "-o", c, check=0)
+        self.assertNotEqual(a.read_bytes(), c.read_bytes())
+
+    def test_no_evil_document_to_calibrate_on_is_refused(self):
+        docs = training_docs(2, 300)
+        data = self.write("train.jsonl", jsonl(docs))
+        valid = self.write("valid.jsonl", jsonl([d for d in training_docs(3, 60) if d["label"] != "evil"]))
+        model = self.tmp / "m.tsmodel"
+        p = run("train", "-q", "--buckets", "4096", data, "--valid", valid, "-o", model, check=2)
+        err = p.stderr.decode()
+        self.assertIn("no evil document", err)
+        self.assertIn("--calibrate", err)           # says what to do
+        self.assertFalse(model.exists())
+        # a group field that puts every evil document in train: the same
+        for d in docs:
+            d["g"] = "evil-group" if d["label"] == "evil" else d["g"]
+        grouped = self.write("grouped.jsonl", jsonl(docs))
+        found = False
+        for seed in range(1, 40):   # a seed whose split holds the evil group out of valid
+            p = run("train", "-q", "--buckets", "4096", "--epochs", "1", "--seed", seed, "--group-field", "g",
+                    grouped, "-o", model)
+            if p.returncode == 2 and b"no evil document" in p.stderr:
+                found = True
+                break
+            # the other way round: no evil document left to train on
+            self.assertEqual(p.returncode, 3, p.stderr)
+            self.assertIn(b"no positive labels", p.stderr)
+        self.assertTrue(found)
+        self.assertFalse(model.exists())
+        # --calibrate FILE is the way out
+        calib = self.write("calib.jsonl", jsonl(training_docs(4, 60)))
+        run("train", "-q", "--buckets", "4096", data, "--valid", valid, "--calibrate", calib, "-o", model, check=0)
+        self.assertTrue(model.exists())
+
+
 # ---------------------------------------------------------------- inputs
 
 GOOD = jsonl([{"id": f"g{i}", "text": f"document number {i} about the garden"} for i in range(5)])
