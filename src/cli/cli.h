@@ -101,6 +101,16 @@ int cli_docs_open(const char *path, const char *text_field, const char *const *e
  * or decompression error (already printed, naming the file and offset). */
 int cli_docs_next(cli_docs *d, cli_doc *out);
 void cli_docs_free(cli_docs *d);
+/* The first byte that is not white space among the bytes not yet read, without
+ * consuming anything (only the first chunk is looked at): '{' for JSONL.
+ * @return the byte (0-255), CLI_PEEK_NONE if there is none, or < 0 on an
+ * error (printed). */
+int cli_docs_peek(cli_docs *d);
+#define CLI_PEEK_NONE 256
+/* Reads every remaining byte of the input (a plain-text document) into a new
+ * buffer *buf of *len bytes (free it), at most max bytes. @return TS_OK, or
+ * an error (printed; TS_E_LIMIT when longer than max). */
+int cli_docs_slurp(cli_docs *d, size_t max, const char *path, char **buf, size_t *len);
 
 /* Decodes a small string field into buf (NUL-terminated, cut to cap - 1
  * bytes); numbers are copied as written; other kinds give "".

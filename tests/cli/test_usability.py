@@ -65,6 +65,109 @@ class Base(unittest.TestCase):
 
 # ---------------------------------------------------------------- explain
 
+class Explain(Base):
+    DOCS = [
+        {"id": "d1", "text": "The council voted on the new bus routes for the river district."},
+        {"id": "d2", "text": EVIL},
+        {"id": 3, "text": "A Robot walked into the Garden and watered the tomatoes."},
+    ]
+
+    def shard(self, compress=None) -> Path:
+        raw = jsonl(self.DOCS)
+        if compress == "zst":
+            return self.write("s.jsonl.zst", zstd_compress(raw))
+        if compress == "gz":
+            return self.write("s.jsonl.gz", gzip.compress(raw, mtime=0))
+        return self.write("s.jsonl", raw)
+
+    def explain_json(self, *args, stdin=None, check=0):
+        p = run("explain", "--json", "--max-text", "0", *args, stdin=stdin, check=check)
+        return [json.loads(line) for line in p.stdout.decode().splitlines()], p
+
+    def test_stdin(self):
+        # It printed nothing: the input was read twice.
+        p = run("explain", "-", stdin=b'{"text":"The robot lied."}\n', check=0)
+        self.assertIn(b"score", p.stdout)
+        docs, _ = self.explain_json("-", stdin=jsonl(self.DOCS))
+        self.assertEqual(len(docs), 3)
+        # plain text (not JSONL) on stdin is one document
+        docs, _ = self.explain_json("-", stdin=EVIL.encode())
+        self.assertEqual(len(docs), 1)
+
+    def test_select_by_id_and_line(self):
+        for compress in (None, "zst", "gz"):
+            path = self.shard(compress)
+            docs, _ = self.explain_json("--id", "d2", path)
+            self.assertEqual(len(docs), 1, compress)
+            self.assertIn("id d2", docs[0]["document"])
+            self.assertIn(":2", docs[0]["document"])
+            docs, _ = self.explain_json("--line", "3", path)
+            self.assertEqual(len(docs), 1, compress)
+            self.assertIn("id 3", docs[0]["document"])   # a number id, as written
+            docs, _ = self.explain_json("--id", "3", path)
+            self.assertEqual(len(docs), 1, compress)
+        # the same scores as the scan's manifest
+        out = self.tmp / "out"
+        run("scan", "-q", "-o", out, self.tmp / "s.jsonl", check=0)
+        recs = read_manifest(out / "s.jsonl.manifest.jsonl.zst")
+        docs, _ = self.explain_json("--line", "2", self.tmp / "s.jsonl")
+        self.assertAlmostEqual(docs[0]["score"], recs[1]["score"], places=6)
+        # not there: a message and exit 1; both, or with plain text: a usage error
+        docs, p = self.explain_json("--id", "nope", self.tmp / "s.jsonl", check=1)
+        self.assertEqual(docs, [])
+        self.assertIn(b"nope", p.stderr)
+        docs, p = self.explain_json("--line", "9", self.tmp / "s.jsonl", check=1)
+        self.assertIn(b"9", p.stderr)
+        run("explain", "--id", "d2", "--line", "2", self.tmp / "s.jsonl", check=2)
+        run("explain", "--line", "0", self.tmp / "s.jsonl", check=2)
+        plain = self.write("plain.txt", EVIL.encode())
+        run("explain", "--line", "1", plain, check=2)
+
+    def test_contributions_add_up_to_the_margin(self):
+        path = self.write("e.jsonl", jsonl([{"id": "e", "text": EVIL}]))
+        for top in ("3", "12", "0"):
+            docs, _ = self.explain_json("--top", top, path)
+            d = docs[0]
+            for head in ("score", "aligned"):
+                h = d["features"][head]
+                listed = sum(f["contribution"] for f in h["top"])
+                total = h["bias"] + listed + h["others"]["contribution"]
+                self.assertAlmostEqual(total, h["margin"], places=4, msg=(top, head))
+                if top == "0":
+                    self.assertEqual(h["others"]["count"], 0)
+                    self.assertEqual(h["others"]["contribution"], 0)
+                else:
+                    self.assertEqual(len(h["top"]), int(top))
+                    self.assertGreater(h["others"]["count"], 0)
+                self.assertAlmostEqual(h["probability"], d[head], places=5)
+        # the text form prints the remainder and the sum
+        p = run("explain", "--top", "3", "--max-text", "0", path, check=0)
+        text = p.stdout.decode()
+        self.assertRegex(text, r"all \d+ other features")
+        self.assertIn("bias", text)
+        self.assertIn("calibrated", text)
+        # in the text form too, bias + listed + others = margin
+        for block in text.split(" head:")[1:]:
+            m = re.search(r"margin ([-+0-9.]+)", block)
+            nums = [float(x) for x in re.findall(r"^\s+([-+][0-9.]+)\s", block, re.M)]
+            self.assertAlmostEqual(sum(nums), float(m.group(1)), delta=0.0005 * (len(nums) + 1))
+        run("explain", "--top", "0", path, check=0)
+
+    def test_ngrams_are_shown_as_the_documents_words(self):
+        path = self.write("c.jsonl", jsonl([{"text": "The Robot LIED to the Engineers and the Council."}]))
+        docs, _ = self.explain_json("--top", "0", path)
+        text = "The Robot LIED to the Engineers and the Council."
+        ngrams = [f for h in docs[0]["features"].values() for f in h["top"] if f["kind"] == "ngram"]
+        self.assertTrue(ngrams)
+        for f in ngrams:
+            self.assertIn(f["feature"], text)        # the document's own words, as written
+            for g in f["ngrams"]:
+                self.assertIn(g, text)
+        p = run("explain", "--top", "0", "--max-text", "0", path, check=0)
+        self.assertNotIn(b"bucket", p.stdout)
+        self.assertIn(b'"Robot"', p.stdout)
+
+
 # ---------------------------------------------------------------- train
 
 def training_docs(seed, n):
