@@ -117,6 +117,14 @@ int cli_docs_slurp(cli_docs *d, size_t max, const char *path, char **buf, size_t
  * @return 0, or -1 if the field is missing or cannot be decoded. */
 int cli_field_string(const json_field *f, char *buf, size_t cap);
 
+/* Does a path below an input directory (relative to it, '/' between names)
+ * match a glob, in ripgrep's manner? A glob without '/' matches the last
+ * name at any depth; one with '/' matches the whole relative path (a leading
+ * '/' is dropped). '*' and '?' do not match '/', '**' matches anything (and
+ * '**' then '/' any number of whole directories), [abc], [a-z] and [!a] are classes and
+ * '\' quotes the next character. @return 1 if it matches. */
+int cli_glob_match(const char *glob, const char *rel);
+
 /* Paragraphs: text between blank lines (a line of white space only), trimmed.
  * From *start, finds the next paragraph [*start, *end) (updating *start).
  * @return 1, or 0 when there is none. */

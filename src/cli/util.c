@@ -241,6 +241,95 @@ static void doc_error(cli_docs *d, cli_doc *out, int status, const char *fmt, co
     out->error = d->errbuf;
 }
 
+/* ---------------------------------------------------------------- globs */
+
+static int glob_at(const char *p, const char *s)
+{
+    for (;;) {
+        switch (*p) {
+        case '\0': return *s == '\0';
+        case '*':
+            if (p[1] == '*') {
+                const char *q = p + 2;
+                if (*q == '/') {    /* "**" "/": zero or more whole directories */
+                    if (glob_at(q + 1, s))
+                        return 1;
+                    for (const char *t = s; *t; t++)
+                        if (*t == '/' && glob_at(q + 1, t + 1))
+                            return 1;
+                    return 0;
+                }
+                for (const char *t = s;; t++) {    /* anything, '/' included */
+                    if (glob_at(q, t))
+                        return 1;
+                    if (!*t)
+                        return 0;
+                }
+            }
+            for (const char *t = s;; t++) {
+                if (glob_at(p + 1, t))
+                    return 1;
+                if (!*t || *t == '/')
+                    return 0;
+            }
+        case '?':
+            if (!*s || *s == '/')
+                return 0;
+            p++;
+            s++;
+            break;
+        case '[': {
+            const char *q = p + 1;
+            int neg = *q == '!' || *q == '^', hit = 0;
+            q += neg;
+            const char *first = q;
+            while (*q && (*q != ']' || q == first)) {
+                unsigned char lo = (unsigned char)*q, hi = lo;
+                if (q[1] == '-' && q[2] && q[2] != ']') {
+                    hi = (unsigned char)q[2];
+                    q += 3;
+                } else {
+                    q++;
+                }
+                hit |= (unsigned char)*s >= lo && (unsigned char)*s <= hi;
+            }
+            if (*q != ']') {    /* no closing bracket: a plain '[' */
+                if (*s != '[')
+                    return 0;
+                p++;
+                s++;
+                break;
+            }
+            if (!*s || *s == '/' || hit == neg)
+                return 0;
+            p = q + 1;
+            s++;
+            break;
+        }
+        case '\\':
+            if (p[1])
+                p++;
+            /* fall through */
+        default:
+            if (*p != *s)
+                return 0;
+            p++;
+            s++;
+        }
+    }
+}
+
+int cli_glob_match(const char *glob, const char *rel)
+{
+    if (glob[0] == '/')
+        return glob_at(glob + 1, rel);
+    if (!strchr(glob, '/')) {
+        const char *base = strrchr(rel, '/');
+        return glob_at(glob, base ? base + 1 : rel);
+    }
+    return glob_at(glob, rel);
+}
+
 static int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /* Makes the current chunk hold unread bytes (or an unread oversized line).

@@ -239,9 +239,142 @@ class Train(Base):
 GOOD = jsonl([{"id": f"g{i}", "text": f"document number {i} about the garden"} for i in range(5)])
 
 
+class Inputs(Base):
+    def test_a_shard_without_documents_is_reported(self):
+        self.write("in/README.md", b"# A title\n\nSome prose, not JSON.\n")
+        self.write("in/blob.bin", bytes(range(256)) * 40)
+        self.write("in/table.csv", b"id,text\n1,hello\n2,world\n")
+        self.write("in/empty.jsonl", b"")
+        self.write("in/good.jsonl", GOOD)
+        out = self.tmp / "out"
+        p = run("scan", "-q", "-o", out, self.tmp / "in", check=1)
+        err = p.stderr.decode()
+        s = self.summary(out)
+        by = {Path(sh["input"]).name: sh for sh in s["shards"]}
+        for name in ("README.md", "blob.bin", "table.csv"):
+            self.assertEqual(by[name]["status"], "no_documents", name)
+            self.assertIn("error", by[name])
+            self.assertIn(name, err)
+            # every line is still accounted for in its manifest
+            recs = read_manifest(out / by[name]["manifest"])
+            self.assertEqual(len(recs), by[name]["documents"])
+            self.assertTrue(all(r["status"] == "error" for r in recs))
+        self.assertEqual(by["good.jsonl"]["status"], "ok")
+        self.assertEqual(by["empty.jsonl"]["status"], "ok")      # an empty shard is not an error
+        self.assertEqual(s["total"]["no_documents_shards"], 3)
+        self.assertEqual(s["total"]["failed_shards"], 0)
+
+    def test_glob_and_exclude(self):
+        self.write("in/a/x.jsonl", GOOD)
+        self.write("in/a/notes.md", b"notes\n")
+        self.write("in/b/y.jsonl.zst", zstd_compress(GOOD))
+        self.write("in/b/deep/z.jsonl", GOOD)
+        self.write("in/README.md", b"readme\n")
+
+        def names(*opts):
+            out = self.tmp / "out"
+            shutil.rmtree(out, ignore_errors=True)
+            run("scan", "-q", *opts, "-o", out, self.tmp / "in", check=0)
+            return sorted(sh["manifest"] for sh in self.summary(out)["shards"])
+
+        m = ".manifest.jsonl.zst"
+        self.assertEqual(names("--glob", "*.jsonl", "--glob", "*.jsonl.zst"),
+                         ["a/x.jsonl" + m, "b/deep/z.jsonl" + m, "b/y.jsonl.zst" + m])
+        self.assertEqual(names("--glob", "*.jsonl*", "--exclude", "b/deep"),
+                         ["a/x.jsonl" + m, "b/y.jsonl.zst" + m])
+        self.assertEqual(names("-g", "*.jsonl*", "-g", "!deep"), ["a/x.jsonl" + m, "b/y.jsonl.zst" + m])
+        self.assertEqual(names("--glob", "b/**/*.jsonl"), ["b/deep/z.jsonl" + m])
+        self.assertEqual(names("--glob", "b/*.jsonl*"), ["b/y.jsonl.zst" + m])
+        self.assertEqual(names("--exclude", "*.md", "--exclude", "a"), ["b/deep/z.jsonl" + m, "b/y.jsonl.zst" + m])
+        # nothing left: no input files, a usage error
+        p = run("scan", "-q", "--glob", "*.parquet", "-o", self.tmp / "o2", self.tmp / "in", check=2)
+        self.assertIn(b"no input files", p.stderr)
+        self.assertFalse((self.tmp / "o2").exists())
+
+    def test_several_directories_with_the_same_shard_names(self):
+        z = zstd_compress(GOOD)
+        self.write("d1/part-0.jsonl.zst", z)
+        self.write("d2/part-0.jsonl.zst", z)
+        self.write("d2/sub/part-1.jsonl", GOOD)
+        out = self.tmp / "out"
+        run("scan", "-q", "-o", out, self.tmp / "d1", self.tmp / "d2", check=0)
+        got = sorted(sh["manifest"] for sh in self.summary(out)["shards"])
+        m = ".manifest.jsonl.zst"
+        self.assertEqual(got, ["d1/part-0.jsonl.zst" + m, "d2/part-0.jsonl.zst" + m, "d2/sub/part-1.jsonl" + m])
+        self.assertEqual(len(read_manifest(out / got[0])), 5)
+        # one directory: the names are relative to it, as before
+        out1 = self.tmp / "out1"
+        run("scan", "-q", "-o", out1, self.tmp / "d1", check=0)
+        self.assertTrue((out1 / ("part-0.jsonl.zst" + m)).exists())
+        # NAME=DIR chooses the name
+        out2 = self.tmp / "out2"
+        run("scan", "-q", "-o", out2, f"web={self.tmp / 'd1'}", f"books={self.tmp / 'd2'}",
+            f"extra={self.tmp / 'd2' / 'sub' / 'part-1.jsonl'}", check=0)
+        got = sorted(sh["manifest"] for sh in self.summary(out2)["shards"])
+        self.assertEqual(got, ["books/part-0.jsonl.zst" + m, "books/sub/part-1.jsonl" + m, "extra" + m,
+                               "web/part-0.jsonl.zst" + m])
+        # a NAME that would leave the output directory is refused
+        run("scan", "-q", "-o", self.tmp / "o3", f"../x={self.tmp / 'd1'}", check=2)
+        # two directories of the same name still collide: the message says what to do
+        self.write("e/d1/part-0.jsonl.zst", z)
+        p = run("scan", "-q", "-o", self.tmp / "o4", self.tmp / "d1", self.tmp / "e" / "d1", check=2)
+        self.assertIn(b"NAME=DIR", p.stderr)
+
+    def test_nothing_readable_leaves_no_outputs(self):
+        out = self.tmp / "x"
+        p = run("scan", "-q", "-o", out, self.tmp / "nonexistent", check=2)
+        self.assertIn(b"nonexistent", p.stderr)
+        self.assertFalse(out.exists())
+        self.write("in/a.jsonl", GOOD)
+        run("scan", "-q", "-o", out, self.tmp / "in" / "a.jsonl", check=0)   # no --force needed
+        # one readable input among missing ones: the run goes on, as before
+        out2 = self.tmp / "x2"
+        run("scan", "-q", "-o", out2, self.tmp / "in" / "a.jsonl", self.tmp / "nonexistent", check=1)
+        self.assertTrue((out2 / "summary.json").exists())
+
+    def test_output_dash_is_refused(self):
+        self.write("in/a.jsonl", GOOD)
+        p = run("scan", "-q", "-o", "-", self.tmp / "in", check=2, cwd=self.tmp)
+        self.assertIn(b"-o -", p.stderr)
+        self.assertFalse((self.tmp / "-").exists())
+
+
 # ---------------------------------------------------------------- messages
 
 class Messages(Base):
+    def test_end_of_run_summary_on_stderr(self):
+        self.write("in/good.jsonl", GOOD + b"not json\n")
+        self.write("in/blob.bin", b"\x00\x01\x02\n" * 10)
+        out = self.tmp / "out"
+        p = run("scan", "-o", out, self.tmp / "in", check=1)
+        err = p.stderr.decode()
+        last = err.strip().split("\n\n")[-1]
+        self.assertRegex(last, r"16 documents")
+        self.assertRegex(last, r"11 errors")
+        self.assertRegex(last, r"keep \d+|\d+ keep")
+        self.assertIn("MB/s", last)
+        self.assertIn("without documents", last)
+        self.assertIn(str(out / "summary.json"), last)
+        q = run("scan", "-q", "-f", "-o", out, self.tmp / "in" / "good.jsonl", check=0)
+        self.assertEqual(q.stderr, b"")
+
+    def test_sample_table_has_no_none(self):
+        self.write("in/a.jsonl", jsonl([{"text": "no id here"}, {"id": "x", "text": "an id"}]))
+        out = self.tmp / "out"
+        run("scan", "-q", "-o", out, self.tmp / "in", check=0)
+        p = subprocess.run([sys.executable, str(ROOT / "scripts" / "show_summary.py"), str(out)],
+                           capture_output=True, check=True)
+        self.assertNotIn(b"None", p.stdout)
+
+    def test_anchored_documents_has_no_ai_entity(self):
+        self.write("in/a.jsonl", jsonl([{"text": EVIL}]))
+        out = self.tmp / "out"
+        run("scan", "-q", "-o", out, self.tmp / "in", check=0)
+        s = self.summary(out)
+        self.assertNotIn("ai_entity", s["total"]["anchored_documents"])
+        self.assertGreater(s["total"]["anchored_documents"]["shutdown_resistance"], 0)
+        self.assertIn("ai_entity", s["total"]["trope_documents"])
+
     def test_help_texts(self):
         def option_columns(text, opt):
             for line in text.splitlines():
