@@ -375,6 +375,17 @@ class Messages(Base):
         self.assertGreater(s["total"]["anchored_documents"]["shutdown_resistance"], 0)
         self.assertIn("ai_entity", s["total"]["trope_documents"])
 
+    def test_lexicon_entity_decisions(self):
+        # "the Brain" is not an AI (it was dropped); "the Machines" is (kept):
+        # lexicons/README.md has the figures.
+        docs = [{"text": "The Brain Research Foundation funds a study of how the Brain works."},
+                {"text": "He wrote the Book of the Machines."}]
+        for i, want in ((0, 0), (1, 1)):
+            one = self.write(f"l{i}.jsonl", jsonl([docs[i]]))
+            d = json.loads(run("lexicon", "stats", "--json", one, check=0).stdout)
+            hits = sum(p["hits"] for p in d["patterns"] if p["category"] == "ai_entity")
+            self.assertEqual(hits, want, docs[i])
+
     def test_help_texts(self):
         def option_columns(text, opt):
             for line in text.splitlines():
