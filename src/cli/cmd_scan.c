@@ -336,9 +336,11 @@ static void no_documents_text(const shard *s, char *buf, size_t cap)
 {
     char kinds[300];
     error_kinds_text(&s->stats, kinds, sizeof kinds);
-    snprintf(buf, cap, "%s: no line is a document: %" PRIu64 " line%s, all errors (%s); not JSONL, or the text "
-             "is in another field (--text-field)?",
-             s->path, s->stats.docs, s->stats.docs == 1 ? "" : "s", kinds);
+    const uint64_t *e = s->stats.errors;
+    int hint = e[ERR_INVALID_JSON] || e[ERR_MISSING_TEXT] || e[ERR_TEXT_NOT_STRING];
+    snprintf(buf, cap, "%s: no line is a document: %" PRIu64 " line%s, all errors (%s)%s", s->path, s->stats.docs,
+             s->stats.docs == 1 ? "" : "s", kinds,
+             hint ? "; not JSONL, or the text is in another field (--text-field)?" : "");
 }
 
 /* Closes and renames a completed shard's output (under wlock). */

@@ -773,7 +773,8 @@ class Slow(Case):
         # default --max-doc-bytes 16M: too_long, not buffered
         out = self.tmp / "out-default"
         r = run_rss("scan", "-q", *DEFAULT_EXTRA, "-o", out, self.tmp / "in")
-        self.assertEqual(r["rc"], 0, r["stderr"])
+        self.assertEqual(r["rc"], 1, r["stderr"])   # its one line is too long: no document
+        self.assertIn("big.jsonl: no line is a document", r["stderr"])
         recs = read_manifest(out / "big.jsonl.manifest.jsonl.zst")
         self.assertEqual(len(recs), 1)
         self.assertEqual(recs[0]["error"], f"too_long: a line of {line - 1} bytes exceeds --max-doc-bytes "
@@ -809,10 +810,11 @@ class Slow(Case):
                compress=True)
         out = self.tmp / "out"
         r = run_rss("scan", *self.fast, "-o", out, self.tmp / "in")
-        self.assertEqual(r["rc"], 0, r["stderr"])
+        self.assertEqual(r["rc"], 1, r["stderr"])   # neither shard has a line that is a document
         s = self.summary(out)
         by = {Path(sh["input"]).name: sh for sh in s["shards"]}
         self.assertEqual(by["bomb.jsonl.zst"]["errors_by_kind"], {"too_long": 1})
+        self.assertEqual(by["bomb.jsonl.zst"]["status"], "no_documents")
         self.assertEqual(by["bomb.jsonl.zst"]["bytes_decompressed"], line)
         self.assertEqual(by["newlines.jsonl.zst"]["errors_by_kind"], {"empty_line": n_nl})
         # Count the manifests' lines as a stream (16 Mi records would not fit
