@@ -4,8 +4,10 @@
  * The CLI alone turns error codes into messages (naming the file, line and
  * offset) and into exit codes. Exit codes, for every subcommand:
  *   0  success
- *   1  the run completed, but some input failed (a corrupt shard, unreadable file)
- *   2  usage error (bad option or argument)
+ *   1  the run completed, but some input failed (a corrupt shard, unreadable file,
+ *      a shard in which no line is a document, a document asked for not found)
+ *   2  usage error (bad option or argument; scan: no input could be opened;
+ *      train: nothing to calibrate on)
  *   3  a fatal error before or during the run (lexicon, model, output place)
  */
 #ifndef TS_CLI_H
