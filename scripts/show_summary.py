@@ -28,14 +28,17 @@ def main() -> int:
         if not sh["manifest"]:
             print(f"{sh['input']:<22} failed: {sh.get('error')}")
             continue
+        if sh["status"] != "ok":
+            print(f"{sh['input']:<22} {sh['status']}: {sh.get('error')}")
         text = subprocess.run(["zstd", "-dc", str(out / sh["manifest"])], check=True,
                               capture_output=True, text=True).stdout
         for line in text.splitlines():
             r = json.loads(line)
             score = "-" if r["score"] is None else f"{r['score']:.3f}"
             aligned = "-" if r["aligned"] is None else f"{r['aligned']:.3f}"
+            ident = "-" if r["id"] is None else r["id"]
             detail = r.get("error") or ", ".join(f"{k}:{v}" for k, v in r["tropes"].items())
-            print(f"{Path(sh['input']).name:<22} {r['line']:>4}  {str(r['id']):<12} {score:>8} {aligned:>8}  "
+            print(f"{Path(sh['input']).name:<22} {r['line']:>4}  {ident:<12} {score:>8} {aligned:>8}  "
                   f"{r['action']:<10} {detail}")
     print(f"\nmanifests and summary.json are in {out}/")
     return 0

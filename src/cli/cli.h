@@ -4,8 +4,10 @@
  * The CLI alone turns error codes into messages (naming the file, line and
  * offset) and into exit codes. Exit codes, for every subcommand:
  *   0  success
- *   1  the run completed, but some input failed (a corrupt shard, unreadable file)
- *   2  usage error (bad option or argument)
+ *   1  the run completed, but some input failed (a corrupt shard, unreadable file,
+ *      a shard in which no line is a document, a document asked for not found)
+ *   2  usage error (bad option or argument; scan: no input could be opened;
+ *      train: nothing to calibrate on)
  *   3  a fatal error before or during the run (lexicon, model, output place)
  */
 #ifndef TS_CLI_H
@@ -62,11 +64,8 @@ int cli_lexmodel_option(cli_lexmodel *lm, int opt, const char *arg);
     {"lexicon-add", required_argument, 0, CLI_OPT_LEXICON_ADD},      \
     {"model", required_argument, 0, CLI_OPT_MODEL},                  \
     {"force-model", no_argument, 0, CLI_OPT_FORCE_MODEL}
-#define CLI_LEXMODEL_HELP                                                              \
-    "  --lexicon DIR        use the lexicon in DIR instead of the embedded default\n"  \
-    "  --lexicon-add DIR    add the categories/patterns in DIR (repeatable)\n"         \
-    "  --model FILE         use this model instead of the embedded default\n"          \
-    "  --force-model        accept a model trained with a different lexicon\n"
+/* Each command's help lists those of them it uses, aligned with its other
+ * options (train and lexicon take no model). */
 
 /* Loads and compiles the lexicon the options name; prints errors.
  * @return TS_OK or the error (already printed). */
@@ -105,11 +104,29 @@ int cli_docs_open(const char *path, const char *text_field, const char *const *e
  * or decompression error (already printed, naming the file and offset). */
 int cli_docs_next(cli_docs *d, cli_doc *out);
 void cli_docs_free(cli_docs *d);
+/* The first byte that is not white space among the bytes not yet read, without
+ * consuming anything (only the first chunk is looked at): '{' for JSONL.
+ * @return the byte (0-255), CLI_PEEK_NONE if there is none, or < 0 on an
+ * error (printed). */
+int cli_docs_peek(cli_docs *d);
+#define CLI_PEEK_NONE 256
+/* Reads every remaining byte of the input (a plain-text document) into a new
+ * buffer *buf of *len bytes (free it), at most max bytes. @return TS_OK, or
+ * an error (printed; TS_E_LIMIT when longer than max). */
+int cli_docs_slurp(cli_docs *d, size_t max, const char *path, char **buf, size_t *len);
 
 /* Decodes a small string field into buf (NUL-terminated, cut to cap - 1
  * bytes); numbers are copied as written; other kinds give "".
  * @return 0, or -1 if the field is missing or cannot be decoded. */
 int cli_field_string(const json_field *f, char *buf, size_t cap);
+
+/* Does a path below an input directory (relative to it, '/' between names)
+ * match a glob, in ripgrep's manner? A glob without '/' matches the last
+ * name at any depth; one with '/' matches the whole relative path (a leading
+ * '/' is dropped). '*' and '?' do not match '/', '**' matches anything (and
+ * '**' then '/' any number of whole directories), [abc], [a-z] and [!a] are classes and
+ * '\' quotes the next character. @return 1 if it matches. */
+int cli_glob_match(const char *glob, const char *rel);
 
 /* Paragraphs: text between blank lines (a line of white space only), trimmed.
  * From *start, finds the next paragraph [*start, *end) (updating *start).

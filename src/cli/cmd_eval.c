@@ -25,7 +25,11 @@ static const char usage[] =
     "  --bins N               calibration bins (default 10)\n"
     "  --scores FILE          also write label, score, aligned, fast_path per document (TSV)\n"
     "  --json                 print the report as JSON\n"
-    CLI_LEXMODEL_HELP;
+    "  --lexicon DIR          use the lexicon in DIR instead of the embedded default\n"
+    "  --lexicon-add DIR      add the categories/patterns in DIR (repeatable)\n"
+    "  --model FILE           use this model instead of the embedded default\n"
+    "  --force-model          accept a model trained with a different lexicon\n"
+    "  -h, --help             this help\n";
 
 enum { OPT_TEXT = 2000, OPT_LABEL, OPT_DROP, OPT_DOWN, OPT_BINS, OPT_SCORES, OPT_JSON };
 

@@ -1,4 +1,4 @@
-/* cmd_explain.c: tropescan explain [--model M] FILE: why documents get their scores. */
+/* cmd_explain.c: tropescan explain [--model M] [--id ID | --line N] FILE: why documents get their scores. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -12,18 +12,27 @@
 static const char usage[] =
     "usage: tropescan explain [OPTIONS] FILE\n"
     "\n"
-    "For each document of FILE (JSONL; or plain text, one document, when the file\n"
-    "does not start with '{'): the scores, the features that contributed most to\n"
-    "each head (weight x value; n-grams by their text), and the normalised text\n"
-    "with lexicon hits marked as [[category: text]].\n"
+    "For each document of FILE (JSONL, plain, zstd or gzip; - is standard input;\n"
+    "plain text that does not start with '{' is one document): the scores, how\n"
+    "each head's margin adds up (the bias, the features that contributed most,\n"
+    "weight x value, n-grams shown as the document's own words, and all the\n"
+    "others), the probability after calibration, and the normalised text with\n"
+    "lexicon hits marked as [[category: text]].\n"
     "\n"
+    "  --id ID                only the document(s) whose id is ID (as in a manifest)\n"
+    "  --line N               only the document on line N (as in a manifest)\n"
     "  --text-field PATH      the text field (default text)\n"
-    "  --top N                features listed per head (default 12)\n"
+    "  --id-field PATH        the id field (default id)\n"
+    "  --top N                features listed per head (default 12; 0: all)\n"
     "  --max-text N           print at most N bytes of marked text (default all; 0: none)\n"
     "  --json                 one JSON object per document\n"
-    CLI_LEXMODEL_HELP;
+    "  --lexicon DIR          use the lexicon in DIR instead of the embedded default\n"
+    "  --lexicon-add DIR      add the categories/patterns in DIR (repeatable)\n"
+    "  --model FILE           use this model instead of the embedded default\n"
+    "  --force-model          accept a model trained with a different lexicon\n"
+    "  -h, --help             this help\n";
 
-enum { OPT_TEXT = 2000, OPT_TOP, OPT_MAXTEXT, OPT_JSON };
+enum { OPT_TEXT = 2000, OPT_TOP, OPT_MAXTEXT, OPT_JSON, OPT_ID, OPT_LINE, OPT_IDFIELD };
 
 #define PLAIN_MAX ((size_t)64 << 20)
 
@@ -31,9 +40,9 @@ typedef struct contrib {
     double c[TS_NHEADS];     /* contribution to each head's margin */
     double x;                /* feature value (lexicon) or occurrences (n-gram) */
     int lex;                 /* lexicon feature index, or -1 for an n-gram */
-    uint32_t start, end;     /* n-gram: a representative occurrence in the lowered text */
+    uint32_t start, end;     /* n-gram: its first occurrence in the normalised text */
     uint32_t bucket;
-    uint32_t others;         /* n-gram: other distinct n-grams sharing the bucket */
+    size_t span0, span1;     /* n-gram: its occurrences, spans[span0, span1) (all in one bucket) */
 } contrib;
 
 typedef struct explainer {
@@ -215,6 +224,30 @@ static void print_marked(explainer *e, const char *text, size_t len, const ts_ma
     free(h);
 }
 
+/* The distinct n-grams of a contribution (they share one hashed feature), as
+ * the document's own words (its normalised text; the features are of its
+ * lowercased form): as JSON strings, or quoted and separated by " / ".
+ * @return how many. */
+static int print_ngrams(const explainer *e, const contrib *c, const char *norm, int json)
+{
+    int n = 0;
+    for (size_t i = c->span0; i < c->span1; i++) {
+        const ts_ngram *g = &e->spans[i];
+        if (i > c->span0 && cmp_span_text(g, g - 1) == 0)
+            continue;
+        size_t l = g->end - g->start;
+        if (json) {
+            if (n)
+                putchar(',');
+            json_str(norm + g->start, l);
+        } else {
+            printf("%s\"%.*s\"", n ? " / " : "", (int)(l > 100 ? 100 : l), norm + g->start);
+        }
+        n++;
+    }
+    return n;
+}
+
 static int explain_doc(explainer *e, const char *label, const char *text, size_t len)
 {
     ts_doc_score s;
@@ -256,7 +289,7 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
     for (uint32_t i = 0; i < nlex; i++) {
         if (e->xlex[i] == 0)
             continue;
-        contrib c = {{m->w[2 * i] * e->xlex[i], m->w[2 * i + 1] * e->xlex[i]}, e->xlex[i], (int)i, 0, 0, 0, 0};
+        contrib c = {{m->w[2 * i] * e->xlex[i], m->w[2 * i + 1] * e->xlex[i]}, e->xlex[i], (int)i, 0, 0, 0, 0, 0};
         if (push_contrib(e, &c))
             return TS_E_NOMEM;
     }
@@ -286,14 +319,12 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
         double k = d ? 1.0 / sqrt((double)d) : 0;
         const float *wb = m->w + (size_t)TS_NHEADS * nlex;
         for (size_t i = 0; i < n;) {
-            size_t j = i + 1, others = 0;
-            while (j < n && e->spans[j].bucket == e->spans[i].bucket) {
-                others += cmp_span_text(&e->spans[j], &e->spans[j - 1]) != 0;
+            size_t j = i + 1;
+            while (j < n && e->spans[j].bucket == e->spans[i].bucket)
                 j++;
-            }
             const float *w = wb + (size_t)TS_NHEADS * e->spans[i].bucket;
             contrib c = {{w[0] * k, w[1] * k}, (double)(j - i), -1, e->spans[i].start, e->spans[i].end,
-                         e->spans[i].bucket, (uint32_t)others};
+                         e->spans[i].bucket, i, j};
             if (push_contrib(e, &c))
                 return TS_E_NOMEM;
             i = j;
@@ -326,41 +357,58 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
         for (size_t i = 0; i < e->ncs; i++)
             z += e->cs[i].c[h];
         const char *hn = h ? "aligned" : "score";
+        double p = ts_model_prob(m, h, z);
         if (e->json)
-            printf("%s\"%s\":{\"bias\":%.6f,\"margin\":%.6f,\"top\":[", h ? "," : "", hn, m->bias[h], z);
+            printf("%s\"%s\":{\"bias\":%.6f,\"margin\":%.6f,\"probability\":%.6f,\"top\":[", h ? "," : "", hn,
+                   m->bias[h], z, p);
         else
-            printf("%s head: margin %.4f = bias %.4f + features; calibrated p = %.4f\n", hn, z, m->bias[h],
-                   ts_model_prob(m, h, z));
-        size_t shown = 0;
-        for (size_t i = 0; i < e->ncs && shown < (size_t)e->top; i++) {
+            printf("%s head: margin %.4f = the bias and the contributions below; calibrated p = %.4f\n", hn, z, p);
+        /* The listed features, then all the others as one sum, then the
+         * bias: together they are the margin. */
+        size_t shown = 0, nrest = 0;
+        double rest = 0;
+        for (size_t i = 0; i < e->ncs; i++) {
             const contrib *c = &e->cs[i];
             if (c->c[h] == 0)
                 continue;
+            if (e->top && shown >= (size_t)e->top) {
+                rest += c->c[h];
+                nrest++;
+                continue;
+            }
             char name[128];
             if (c->lex >= 0)
                 lex_name(m, c->lex, name, sizeof name);
-            else
-                snprintf(name, sizeof name, "\"%.*s\"", (int)(c->end - c->start > 100 ? 100 : c->end - c->start),
-                         e->lower + c->start);
             if (e->json) {
                 printf("%s{\"feature\":", shown ? "," : "");
                 if (c->lex >= 0)
                     json_str(name, strlen(name));
                 else
-                    json_str(e->lower + c->start, c->end - c->start);
-                printf(",\"kind\":\"%s\",\"value\":%.6f,\"contribution\":%.6f}", c->lex >= 0 ? "lexicon" : "ngram",
+                    json_str(norm + c->start, c->end - c->start);
+                printf(",\"kind\":\"%s\",\"value\":%.6f,\"contribution\":%.6f", c->lex >= 0 ? "lexicon" : "ngram",
                        c->x, c->c[h]);
+                if (c->lex < 0) {
+                    printf(",\"ngrams\":[");
+                    print_ngrams(e, c, norm, 1);
+                    printf("],\"bucket\":%u", c->bucket);
+                }
+                putchar('}');
+            } else if (c->lex >= 0) {
+                printf("  %+8.4f  %s  (value %.3f)\n", c->c[h], name, c->x);
             } else {
-                printf("  %+8.4f  %s", c->c[h], name);
-                if (c->lex >= 0)
-                    printf("  (value %.3f)\n", c->x);
-                else
-                    printf("  (x%.0f, bucket %u%s)\n", c->x, c->bucket, c->others ? ", shared with other n-grams" : "");
+                printf("  %+8.4f  ", c->c[h]);
+                int distinct = print_ngrams(e, c, norm, 0);
+                printf("  (x%.0f%s)\n", c->x, distinct > 1 ? "; these n-grams share one hashed feature" : "");
             }
             shown++;
         }
-        if (e->json)
-            printf("]}");
+        if (e->json) {
+            printf("],\"others\":{\"count\":%zu,\"contribution\":%.6f}}", nrest, rest);
+        } else {
+            if (nrest)
+                printf("  %+8.4f  all %zu other features\n", rest, nrest);
+            printf("  %+8.4f  bias\n", m->bias[h]);
+        }
     }
     if (e->json) {
         printf("},\"marked\":");
@@ -376,62 +424,6 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
     return TS_OK;
 }
 
-/* @return 1 if the file's first non-space byte is '{' (JSONL), 0 if not, < 0 on error. */
-static int sniff_jsonl(const char *path, char **whole, size_t *whole_len)
-{
-    ts_diag d;
-    ts_diag_clear(&d);
-    ts_reader *r;
-    int err = ts_reader_open(path, &r, &d);
-    if (err) {
-        cli_diag_error(&d, err);
-        return err;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    int is_json = -1;
-    while (buf) {
-        if (n == cap) {
-            if (cap >= PLAIN_MAX) {
-                cli_error("%s: a plain-text document larger than %zu bytes", path, PLAIN_MAX);
-                err = TS_E_LIMIT;
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got;
-        err = ts_reader_read(r, buf + n, cap - n, &got, &d);
-        if (err) {
-            cli_diag_error(&d, err);
-            break;
-        }
-        for (size_t i = n; i < n + got && is_json < 0; i++)
-            if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '\r' && buf[i] != '\t')
-                is_json = buf[i] == '{';
-        n += got;
-        if (got == 0 || is_json == 1)
-            break;
-    }
-    ts_reader_free(r);
-    if (!buf)
-        return TS_E_NOMEM;
-    if (err) {
-        free(buf);
-        return err;
-    }
-    if (is_json == 1) {
-        free(buf);
-        return 1;
-    }
-    *whole = buf;
-    *whole_len = n;
-    return 0;
-}
-
 int cmd_explain(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -440,6 +432,9 @@ int cmd_explain(int argc, char **argv)
         {"top", required_argument, 0, OPT_TOP},
         {"max-text", required_argument, 0, OPT_MAXTEXT},
         {"json", no_argument, 0, OPT_JSON},
+        {"id", required_argument, 0, OPT_ID},
+        {"line", required_argument, 0, OPT_LINE},
+        {"id-field", required_argument, 0, OPT_IDFIELD},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
     };
@@ -449,8 +444,8 @@ int cmd_explain(int argc, char **argv)
     memset(&e, 0, sizeof e);
     e.top = 12;
     e.max_text = -1;
-    const char *text_field = "text";
-    uint64_t u;
+    const char *text_field = "text", *id_field = "id", *sel_id = NULL;
+    uint64_t u, sel_line = 0;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -460,7 +455,7 @@ int cmd_explain(int argc, char **argv)
         case 'h': fputs(usage, stdout); return EXIT_OK;
         case OPT_TEXT: text_field = optarg; break;
         case OPT_TOP:
-            if (cli_parse_u64("--top", optarg, 1, 10000, &u))
+            if (cli_parse_u64("--top", optarg, 0, 10000, &u))
                 return EXIT_USAGE;
             e.top = (int)u;
             break;
@@ -470,6 +465,12 @@ int cmd_explain(int argc, char **argv)
             e.max_text = (long long)u;
             break;
         case OPT_JSON: e.json = 1; break;
+        case OPT_ID: sel_id = optarg; break;
+        case OPT_IDFIELD: id_field = optarg; break;
+        case OPT_LINE:
+            if (cli_parse_u64("--line", optarg, 1, UINT64_MAX, &sel_line))
+                return EXIT_USAGE;
+            break;
         default: fputs(usage, stderr); return EXIT_USAGE;
         }
     }
@@ -478,7 +479,12 @@ int cmd_explain(int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
+    if (sel_id && sel_line) {
+        cli_error("explain: --id and --line exclude each other");
+        return EXIT_USAGE;
+    }
     const char *path = argv[optind];
+    const char *name = strcmp(path, "-") ? path : "stdin";
     ts_lexicon *lex = NULL;
     ts_model *model = NULL;
     char *whole = NULL;
@@ -491,42 +497,73 @@ int cmd_explain(int argc, char **argv)
         cli_error("%s", ts_strerror(err));
         goto done;
     }
-    size_t wlen = 0;
-    int kind = sniff_jsonl(path, &whole, &wlen);
-    if (kind < 0)
+    /* One reader for the whole input (standard input cannot be read twice):
+     * the first byte decides between JSONL and one plain-text document. */
+    cli_docs *docs;
+    const char *extra[1] = {id_field};
+    if (cli_docs_open(path, text_field, extra, 1, PLAIN_MAX, &docs))
         goto done;
-    if (kind == 0) {
-        if ((err = explain_doc(&e, path, whole, wlen))) {
-            cli_error("%s: %s", path, ts_strerror(err));
+    int first = cli_docs_peek(docs);
+    if (first < 0) {
+        cli_docs_free(docs);
+        goto done;
+    }
+    if (first != '{') {
+        if (sel_id || sel_line) {
+            cli_error("%s: not JSONL (it does not start with '{'): --id and --line select documents of JSONL",
+                      name);
+            cli_docs_free(docs);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        size_t wlen = 0;
+        err = cli_docs_slurp(docs, PLAIN_MAX, name, &whole, &wlen);
+        cli_docs_free(docs);
+        if (err)
+            goto done;
+        if ((err = explain_doc(&e, name, whole ? whole : "", wlen))) {
+            cli_error("%s: %s", name, ts_strerror(err));
             goto done;
         }
     } else {
-        cli_docs *docs;
-        const char *extra[1] = {"id"};
-        if (cli_docs_open(path, text_field, extra, 1, 0, &docs))
-            goto done;
         cli_doc doc;
         int k;
+        uint64_t found = 0, lines = 0;
         while ((k = cli_docs_next(docs, &doc)) == 1) {
+            lines = doc.line;
+            if (sel_line && doc.line != sel_line)
+                continue;
             char label[700], id[512];
-            if (cli_field_string(&doc.field[0], id, sizeof id) == 0)
-                snprintf(label, sizeof label, "%s:%" PRIu64 " (id %s)", path, doc.line, id);
+            int has_id = (doc.field[0].kind == JSON_STRING || doc.field[0].kind == JSON_NUMBER) &&
+                         cli_field_string(&doc.field[0], id, sizeof id) == 0;
+            if (sel_id && (!has_id || strcmp(id, sel_id)))
+                continue;
+            found++;
+            if (has_id)
+                snprintf(label, sizeof label, "%s:%" PRIu64 " (id %s)", name, doc.line, id);
             else
-                snprintf(label, sizeof label, "%s:%" PRIu64, path, doc.line);
+                snprintf(label, sizeof label, "%s:%" PRIu64, name, doc.line);
             if (doc.status) {
                 cli_error("%s: skipped: %s", label, doc.error);
                 some_bad = 1;
-                continue;
-            }
-            if ((err = explain_doc(&e, label, doc.text, doc.len))) {
+            } else if ((err = explain_doc(&e, label, doc.text, doc.len))) {
                 cli_error("%s: %s", label, ts_strerror(err));
                 cli_docs_free(docs);
                 goto done;
             }
+            if (sel_line)
+                break;   /* the one asked for */
         }
         cli_docs_free(docs);
         if (k < 0)
             some_bad = 1;
+        if (sel_id && !found) {
+            cli_error("%s: no document with id '%s' (field %s)", name, sel_id, id_field);
+            some_bad = 1;
+        } else if (sel_line && !found && k >= 0) {
+            cli_error("%s: no line %" PRIu64 " (the input has %" PRIu64 " lines)", name, sel_line, lines);
+            some_bad = 1;
+        }
     }
     rc = some_bad ? EXIT_INPUT_FAILED : EXIT_OK;
 done:

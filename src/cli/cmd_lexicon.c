@@ -23,13 +23,14 @@ static const char usage_text[] =
     "       any hit and with an anchored hit (near an ai_entity hit).\n"
     "\n"
     "options:\n"
-    CLI_LEXMODEL_HELP
+    "  --lexicon DIR        use the lexicon in DIR instead of the embedded default\n"
+    "  --lexicon-add DIR    add the categories/patterns in DIR (repeatable)\n"
     "  --text-field F       the JSON field holding the text (default: text)\n"
     "  --where F=V          stats: only documents whose field F is V (e.g. label=1)\n"
     "  --anchor-words N     stats: anchor window in words (default: 40)\n"
     "  --top N              stats: print only the N patterns hitting most documents\n"
     "  --json               stats: one JSON object on stdout instead of a table\n"
-    "  -h, --help           this text\n";
+    "  -h, --help           this help\n";
 
 enum { OPT_TEXT_FIELD = 2000, OPT_WHERE, OPT_ANCHOR, OPT_TOP, OPT_JSON };
 

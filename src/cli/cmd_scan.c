@@ -44,6 +44,8 @@
 
 /* ---------------------------------------------------------------- options */
 
+#define MAX_GLOBS 64
+
 typedef struct scan_opts {
     const char *outdir;
     int threads;
@@ -66,6 +68,11 @@ typedef struct scan_opts {
     int manifest_level;
     const char *name;          /* --name: the dataset's name in summary.json, or NULL */
     cli_lexmodel lm;
+    /* Files inside directory inputs: --glob (a leading '!' excludes), --exclude. */
+    const char *include[MAX_GLOBS];
+    int ninclude;
+    const char *exclude[MAX_GLOBS];
+    int nexclude;
 } scan_opts;
 
 #define MANIFEST_SUFFIX ".manifest.jsonl.zst"   /* appended to the input's relative name */
@@ -83,23 +90,32 @@ static const char scan_help[] =
     "Scores every document of JSONL shards (plain, zstd or gzip, by magic bytes)\n"
     "and writes OUTDIR/<relative path>.manifest.jsonl.zst per input (one JSON line\n"
     "per input line, in order) and OUTDIR/summary.json. INPUT is a file, a\n"
-    "directory (read recursively, in sorted order) or - for standard input.\n"
+    "directory (read recursively, in sorted order) or - for standard input;\n"
+    "NAME=INPUT names its manifests NAME (a file's) or NAME/... (a directory's).\n"
+    "When several directories are given, each one's manifests go under its name.\n"
     "\n"
     "  -o, --output DIR          where manifests and summary.json go (required)\n"
     "  -j, --threads N           threads (default: all cores)\n"
     "  -f, --force               overwrite existing outputs\n"
-    "  -q, --quiet               no progress display\n"
+    "  -q, --quiet               no progress display and no summary paragraph at the end\n"
+    "  -g, --glob GLOB           in directories, read only the files matching GLOB\n"
+    "                            (repeatable; !GLOB excludes; ripgrep's manner: no /\n"
+    "                            matches the name at any depth, ** crosses /)\n"
+    "      --exclude GLOB        in directories, skip the files and directories\n"
+    "                            matching GLOB (repeatable)\n"
     "      --text-field PATH     field holding the text (default: text; a.b for nesting)\n"
     "      --id-field PATH       field holding the id (default: id)\n"
     "      --drop-above P        drop when score >= P (default: the model's policy,\n"
     "                            else 0.8)\n"
     "      --downweight-above P  downweight when score >= P (default: the model's\n"
     "                            policy, else 0.5)\n"
-    "      --downweight-factor W weight of downweighted documents (default: 0.25)\n"
+    "      --downweight-factor W\n"
+    "                            weight of downweighted documents (default: 0.25)\n"
     "      --upweight-above P    upweight when aligned >= P and not dropped or\n"
     "                            downweighted (default: the model's policy, else off)\n"
     "      --upweight-factor W   weight of upweighted documents (default: 2)\n"
-    "      --keep-aligned-above P  never downweight (only drop) when aligned >= P\n"
+    "      --keep-aligned-above P\n"
+    "                            never downweight (only drop) when aligned >= P\n"
     "                            (default: the model's policy, else off)\n"
     "      --error-action A      keep (default) or drop documents that cannot be read\n"
     "      --max-doc-bytes N     longer lines are reported as too_long (default: 16M)\n"
@@ -109,11 +125,16 @@ static const char scan_help[] =
     "      --whole-documents     score each document whole, not by passages (faster;\n"
     "                            misses a narrative inside a long page)\n"
     "      --name NAME           the dataset's name, recorded in summary.json (for\n"
-    "                            tropescan report)\n" CLI_LEXMODEL_HELP
+    "                            tropescan report)\n"
+    "      --lexicon DIR         use the lexicon in DIR instead of the embedded default\n"
+    "      --lexicon-add DIR     add the categories/patterns in DIR (repeatable)\n"
+    "      --model FILE          use this model instead of the embedded default\n"
+    "      --force-model         accept a model trained with a different lexicon\n"
     "  -h, --help                this help\n"
     "\n"
-    "Exit codes: 0 all inputs scanned; 1 some input failed (the others completed;\n"
-    "summary.json says which and why); 2 usage error; 3 fatal error.\n";
+    "Exit codes: 0 all inputs scanned; 1 some input failed, or had no line that is a\n"
+    "document (the others completed; summary.json says which and why); 2 usage\n"
+    "error, or no input could be opened (nothing is written); 3 fatal error.\n";
 
 enum {
     OPT_TEXT_FIELD = 2000, OPT_ID_FIELD, OPT_DROP_ABOVE, OPT_DOWNWEIGHT_ABOVE, OPT_DOWNWEIGHT_FACTOR,
@@ -122,6 +143,7 @@ enum {
     OPT_WHOLE,
     OPT_KEEP_ALIGNED,
     OPT_NAME,
+    OPT_EXCLUDE,
 };
 
 /* ---------------------------------------------------------------- statistics */
@@ -164,6 +186,25 @@ static void stats_add(scan_stats *to, const scan_stats *from)
     const uint64_t *b = (const uint64_t *)from;
     for (size_t i = 0; i < sizeof *to / sizeof(uint64_t); i++)
         a[i] += b[i];
+}
+
+static uint64_t stats_errors(const scan_stats *st)
+{
+    uint64_t n = 0;
+    for (int k = 0; k < NERRKINDS; k++)
+        n += st->errors[k];
+    return n;
+}
+
+/* "3 invalid_json, 1 empty_line": the error kinds with their counts. */
+static void error_kinds_text(const scan_stats *st, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < NERRKINDS && n < cap; k++)
+        if (st->errors[k])
+            n += (size_t)snprintf(buf + n, cap - n, "%s%" PRIu64 " %s", n ? ", " : "", st->errors[k],
+                                  err_kind_names[k]);
 }
 
 /* ---------------------------------------------------------------- shards */
@@ -293,6 +334,25 @@ static int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* A shard read to its end in which no line is a document (every line an
+ * error: not JSONL, or another text field): status "no_documents". An empty
+ * input (no line at all) is not one. */
+static int shard_no_documents(const shard *s)
+{
+    return !s->failed && !s->out_failed && s->stats.docs > 0 && s->stats.ok == 0;
+}
+
+static void no_documents_text(const shard *s, char *buf, size_t cap)
+{
+    char kinds[300];
+    error_kinds_text(&s->stats, kinds, sizeof kinds);
+    const uint64_t *e = s->stats.errors;
+    int hint = e[ERR_INVALID_JSON] || e[ERR_MISSING_TEXT] || e[ERR_TEXT_NOT_STRING];
+    snprintf(buf, cap, "%s: no line is a document: %" PRIu64 " line%s, all errors (%s)%s", s->path, s->stats.docs,
+             s->stats.docs == 1 ? "" : "s", kinds,
+             hint ? "; not JSONL, or the text is in another field (--text-field)?" : "");
 }
 
 /* Closes and renames a completed shard's output (under wlock). */
@@ -889,9 +949,30 @@ typedef struct dir_seen {
     int n;
 } dir_seen;
 
+/* --exclude and --glob '!...': rel (below the directory given) is skipped. */
+static int glob_excluded(const scan_opts *o, const char *rel)
+{
+    for (int i = 0; i < o->nexclude; i++)
+        if (cli_glob_match(o->exclude[i], rel))
+            return 1;
+    return 0;
+}
+
+/* --glob: with any, a file must match one. */
+static int glob_included(const scan_opts *o, const char *rel)
+{
+    for (int i = 0; i < o->ninclude; i++)
+        if (cli_glob_match(o->include[i], rel))
+            return 1;
+    return o->ninclude == 0;
+}
+
 /* Adds the regular files below dir (sorted, recursively; hidden names and the
- * output directory are skipped; a symlink loop is reported, not followed). */
-static int walk_dir(input_list *L, const char *dir, const char *rel, dir_seen *seen, const struct stat *outdir_st)
+ * output directory are skipped; a symlink loop is reported, not followed).
+ * rel is the names' prefix; its first skip bytes are not part of the path
+ * below the directory given, which the globs see. */
+static int walk_dir(input_list *L, const scan_opts *o, const char *dir, const char *rel, size_t skip,
+                    dir_seen *seen, const struct stat *outdir_st)
 {
     struct stat st;
     if (stat(dir, &st) != 0) {
@@ -953,15 +1034,21 @@ static int walk_dir(input_list *L, const char *dir, const char *rel, dir_seen *s
             } else {
                 snprintf(path, pl, "%s/%s", dir, names[i]);
                 snprintf(r, rl, "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
+                const char *below = r + (skip && strlen(r) > skip ? skip + 1 : 0);
                 struct stat es;
-                if (stat(path, &es) != 0) {
+                int st_ok = stat(path, &es) == 0;
+                if (glob_excluded(o, below)) {
+                    /* skipped, and a directory is not entered */
+                } else if (!st_ok) {
                     /* A dangling link or a file that vanished: an input that failed. */
-                    rc = add_input(L, path, r);
+                    if (glob_included(o, below))
+                        rc = add_input(L, path, r);
                 } else if (S_ISDIR(es.st_mode)) {
-                    if (walk_dir(L, path, r, seen, outdir_st) != 0)
+                    if (walk_dir(L, o, path, r, skip, seen, outdir_st) != 0)
                         rc = -1;
                 } else if (S_ISREG(es.st_mode)) {
-                    rc = add_input(L, path, r);
+                    if (glob_included(o, below))
+                        rc = add_input(L, path, r);
                 }
             }
             free(path);
@@ -1018,11 +1105,14 @@ static void js_printf(ts_buf *b, const char *fmt, ...)
         ts_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-static void js_counts(ts_buf *b, const char *ind, const char *key, const run *R, const uint64_t *v)
+/* skip: a category left out (-1: none). */
+static void js_counts(ts_buf *b, const char *ind, const char *key, const run *R, const uint64_t *v, int skip)
 {
     js_printf(b, "%s\"%s\": {", ind, key);
     int first = 1;
     for (uint32_t c = 0; c < ts_lexicon_ncategories(R->lex); c++) {
+        if ((int)c == skip)
+            continue;
         js_printf(b, "%s", first ? "" : ", ");
         js_str(b, ts_lexicon_category_name(R->lex, c));
         js_printf(b, ": %" PRIu64, v[c]);
@@ -1033,9 +1123,7 @@ static void js_counts(ts_buf *b, const char *ind, const char *key, const run *R,
 
 static void js_stats(ts_buf *b, const char *ind, const run *R, const scan_stats *st)
 {
-    uint64_t nerr = 0;
-    for (int k = 0; k < NERRKINDS; k++)
-        nerr += st->errors[k];
+    uint64_t nerr = stats_errors(st);
     js_printf(b, "%s\"documents\": %" PRIu64 ",\n", ind, st->docs);
     js_printf(b, "%s\"ok\": %" PRIu64 ",\n", ind, st->ok);
     js_printf(b, "%s\"text_bytes\": %" PRIu64 ",\n", ind, st->text_bytes);
@@ -1052,11 +1140,12 @@ static void js_stats(ts_buf *b, const char *ind, const run *R, const scan_stats 
     for (int a = 0; a < TS_NACTIONS; a++)
         js_printf(b, "%s\"%s\": %" PRIu64, a ? ", " : "", ts_action_name((ts_action)a), st->actions[a]);
     js_printf(b, "},\n");
-    js_counts(b, ind, "trope_documents", R, st->trope_docs);
+    js_counts(b, ind, "trope_documents", R, st->trope_docs, -1);
     js_printf(b, ",\n");
-    js_counts(b, ind, "trope_hits", R, st->trope_hits);
+    js_counts(b, ind, "trope_hits", R, st->trope_hits, -1);
     js_printf(b, ",\n");
-    js_counts(b, ind, "anchored_documents", R, st->anchored_docs);
+    /* ai_entity is the anchor: its own hits are never anchored. */
+    js_counts(b, ind, "anchored_documents", R, st->anchored_docs, ts_lexicon_category_index(R->lex, "ai_entity"));
     js_printf(b, ",\n%s\"score_histogram\": [", ind);
     for (int i = 0; i < HIST_BINS; i++)
         js_printf(b, "%s%" PRIu64, i ? ", " : "", st->score_hist[i]);
@@ -1082,12 +1171,13 @@ static int write_summary(const run *R, double wall, int threads)
     const scan_opts *o = R->o;
     ts_buf b = {0};
     scan_stats total = {0};
-    uint64_t tin = 0, tout = 0, failed = 0;
+    uint64_t tin = 0, tout = 0, failed = 0, nodocs = 0;
     for (size_t i = 0; i < R->nshards; i++) {
         stats_add(&total, &R->shards[i].stats);
         tin += R->shards[i].bytes_in;
         tout += R->shards[i].bytes_out;
         failed += R->shards[i].failed || R->shards[i].out_failed;
+        nodocs += shard_no_documents(&R->shards[i]);
     }
     js_printf(&b, "{\n  \"tool\": \"tropescan\",\n  \"version\": \"%s\",\n", TS_VERSION_STRING);
     js_printf(&b, "  \"name\": ");
@@ -1148,10 +1238,15 @@ static int write_summary(const run *R, double wall, int threads)
         } else {
             js_printf(&b, "null");
         }
-        js_printf(&b, ",\n      \"status\": \"%s\",\n", s->failed || s->out_failed ? "failed" : "ok");
-        if (s->failed || s->out_failed) {
+        int no_docs = shard_no_documents(s);
+        js_printf(&b, ",\n      \"status\": \"%s\",\n",
+                  s->failed || s->out_failed ? "failed" : no_docs ? "no_documents" : "ok");
+        if (s->failed || s->out_failed || no_docs) {
+            char msg[1400];
+            if (no_docs)
+                no_documents_text(s, msg, sizeof msg);
             js_printf(&b, "      \"error\": ");
-            js_str(&b, s->fail_msg);
+            js_str(&b, no_docs ? msg : s->fail_msg);
             js_printf(&b, ",\n");
         }
         js_printf(&b, "      \"format\": \"%s\",\n", format_name(s->format));
@@ -1160,8 +1255,10 @@ static int write_summary(const run *R, double wall, int threads)
         js_stats(&b, "      ", R, &s->stats);
         js_printf(&b, "\n    }%s\n", i + 1 < R->nshards ? "," : "");
     }
-    js_printf(&b, "  ],\n  \"total\": {\n    \"shards\": %zu,\n    \"failed_shards\": %" PRIu64 ",\n",
-              R->nshards, failed);
+    js_printf(&b,
+              "  ],\n  \"total\": {\n    \"shards\": %zu,\n    \"failed_shards\": %" PRIu64
+              ",\n    \"no_documents_shards\": %" PRIu64 ",\n",
+              R->nshards, failed, nodocs);
     js_printf(&b, "    \"bytes_in\": %" PRIu64 ",\n    \"bytes_decompressed\": %" PRIu64 ",\n", tin, tout);
     js_stats(&b, "    ", R, &total);
     /* The run's own facts come last, in one object: everything before it is
@@ -1191,6 +1288,34 @@ static int write_summary(const run *R, double wall, int threads)
     return ok ? 0 : -1;
 }
 
+/* The run in one paragraph on stderr: what a user sees at the end. */
+static void print_result(const run *R, double wall)
+{
+    scan_stats t = {0};
+    uint64_t out = 0, failed = 0, nodocs = 0;
+    for (size_t i = 0; i < R->nshards; i++) {
+        const shard *s = &R->shards[i];
+        stats_add(&t, &s->stats);
+        out += s->bytes_out;
+        failed += s->failed || s->out_failed;
+        nodocs += shard_no_documents(s);
+    }
+    char errs[400] = "";
+    uint64_t nerr = stats_errors(&t);
+    if (nerr) {
+        char kinds[380];
+        error_kinds_text(&t, kinds, sizeof kinds);
+        snprintf(errs, sizeof errs, " (%s)", kinds);
+    }
+    fprintf(stderr,
+            "scan: %zu shard%s (%" PRIu64 " failed, %" PRIu64 " without documents), %" PRIu64 " documents: "
+            "%" PRIu64 " keep, %" PRIu64 " downweight, %" PRIu64 " drop, %" PRIu64 " upweight; %" PRIu64
+            " error%s%s; %.*f MB in %.2f s, %.1f MB/s; summary: %s/summary.json\n",
+            R->nshards, R->nshards == 1 ? "" : "s", failed, nodocs, t.docs, t.actions[TS_ACTION_KEEP],
+            t.actions[TS_ACTION_DOWNWEIGHT], t.actions[TS_ACTION_DROP], t.actions[TS_ACTION_UPWEIGHT], nerr,
+            nerr == 1 ? "" : "s", errs, out < 1000000 ? 3 : 1, out / 1e6, wall, wall > 0 ? out / wall / 1e6 : 0.0, R->o->outdir);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int parse_args(int argc, char **argv, scan_opts *o)
@@ -1200,6 +1325,8 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         {"threads", required_argument, 0, 'j'},
         {"force", no_argument, 0, 'f'},
         {"quiet", no_argument, 0, 'q'},
+        {"glob", required_argument, 0, 'g'},
+        {"exclude", required_argument, 0, OPT_EXCLUDE},
         {"help", no_argument, 0, 'h'},
         {"text-field", required_argument, 0, OPT_TEXT_FIELD},
         {"id-field", required_argument, 0, OPT_ID_FIELD},
@@ -1222,7 +1349,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
     uint64_t u;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:j:fqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:j:fqg:h", longopts, NULL)) != -1) {
         int r = cli_lexmodel_option(&o->lm, c, optarg);
         if (r < 0)
             return -1;
@@ -1237,6 +1364,24 @@ static int parse_args(int argc, char **argv, scan_opts *o)
             break;
         case 'f': o->force = 1; break;
         case 'q': o->quiet = 1; break;
+        case 'g':
+        case OPT_EXCLUDE: {
+            int ex = c == OPT_EXCLUDE || optarg[0] == '!';
+            const char *g = c == 'g' && optarg[0] == '!' ? optarg + 1 : optarg;
+            if (!*g) {
+                cli_error("scan: %s: an empty glob", c == 'g' ? "--glob" : "--exclude");
+                return -1;
+            }
+            if ((ex ? o->nexclude : o->ninclude) == MAX_GLOBS) {
+                cli_error("scan: at most %d globs of each kind", MAX_GLOBS);
+                return -1;
+            }
+            if (ex)
+                o->exclude[o->nexclude++] = g;
+            else
+                o->include[o->ninclude++] = g;
+            break;
+        }
         case 'h': fputs(scan_help, stdout); return 1;
         case OPT_TEXT_FIELD: o->text_field = optarg; break;
         case OPT_ID_FIELD: o->id_field = optarg; break;
@@ -1293,6 +1438,11 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         cli_error("scan: -o OUTDIR is required (see tropescan scan --help)");
         return -1;
     }
+    if (!strcmp(o->outdir, "-")) {
+        cli_error("scan: -o - (standard output) is not supported: the output is a directory (one manifest "
+                  "per input and summary.json); write -o ./- for a directory named '-'");
+        return -1;
+    }
     if (optind >= argc) {
         cli_error("scan: no input given (see tropescan scan --help)");
         return -1;
@@ -1309,41 +1459,108 @@ static int parse_args(int argc, char **argv, scan_opts *o)
     return 0;
 }
 
+/* A NAME of NAME=INPUT: a relative path of names that are not hidden (nor
+ * . or ..), so that the manifests stay inside OUTDIR. */
+static int valid_input_name(const char *name)
+{
+    if (!*name || *name == '/')
+        return 0;
+    for (const char *p = name; *p;) {
+        if (*p == '.' || *p == '/')
+            return 0;   /* a hidden name, . or .., or an empty name (//) */
+        p += strcspn(p, "/");
+        if (*p == '/' && !*++p)
+            return 0;   /* ends with / */
+    }
+    return 1;
+}
+
+/* The last name of a directory's path (trailing slashes ignored; ., .. and /
+ * by their real path). @return a new string, or NULL (printed). */
+static char *dir_own_name(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/')
+        b--;
+    char *name = strndup(dir + b, n - b);
+    if (name && (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "/") || !*name)) {
+        free(name);
+        name = NULL;
+        char *real = realpath(dir, NULL);
+        const char *base = real ? strrchr(real, '/') : NULL;
+        if (base && base[1])
+            name = strdup(base + 1);
+        free(real);
+    }
+    if (!name || !valid_input_name(name)) {
+        cli_error("scan: %s: cannot name its manifests after it: give it a name, NAME=%s", dir, dir);
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
 /* Builds the shard list; @return 0, or -1 (printed). */
 static int collect_inputs(int argc, char **argv, const scan_opts *o, input_list *L)
 {
     struct stat outdir_st;
     int have_out = stat(o->outdir, &outdir_st) == 0;
-    int stdin_used = 0;
+    int stdin_used = 0, ndirs = 0;
+    struct stat st;
+    for (int i = optind; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        const char *path = eq && eq > argv[i] && stat(argv[i], &st) != 0 ? eq + 1 : argv[i];
+        ndirs += stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    }
     for (int i = optind; i < argc; i++) {
         const char *in = argv[i];
+        /* NAME=INPUT, unless a file of that name exists. */
+        char *name = NULL;
+        const char *eq = strchr(in, '=');
+        if (eq && eq > in && strcmp(in, "-") && stat(in, &st) != 0) {
+            if (!(name = strndup(in, (size_t)(eq - in))))
+                return -1;
+            if (!valid_input_name(name)) {
+                cli_error("scan: %s: NAME in NAME=INPUT must be a relative path of names not starting with "
+                          "'.' (it names the manifests inside OUTDIR)", in);
+                free(name);
+                return -1;
+            }
+            in = eq + 1;
+        }
+        int rc = 0;
         if (!strcmp(in, "-")) {
             if (stdin_used++) {
                 cli_error("scan: - (standard input) given twice");
-                return -1;
+                rc = -1;
+            } else {
+                rc = add_input(L, "-", name ? name : "stdin");
             }
-            if (add_input(L, "-", "stdin") != 0)
-                return -1;
-            continue;
-        }
-        struct stat st;
-        if (stat(in, &st) == 0 && S_ISDIR(st.st_mode)) {
+        } else if (stat(in, &st) == 0 && S_ISDIR(st.st_mode)) {
             dir_seen seen = {.n = 0};
             size_t before = L->n;
-            if (walk_dir(L, in, "", &seen, have_out ? &outdir_st : NULL) != 0)
+            if (!name && ndirs > 1 && !(name = dir_own_name(in)))
                 return -1;
-            if (L->n == before)
-                cli_error("warning: %s: no input files in this directory", in);
-            continue;
+            rc = walk_dir(L, o, in, name ? name : "", name ? strlen(name) : 0, &seen, have_out ? &outdir_st : NULL);
+            if (rc == 0 && L->n == before)
+                cli_error("warning: %s: no input files in this directory%s", in,
+                          o->ninclude || o->nexclude ? " (with these --glob and --exclude)" : "");
+        } else {
+            /* A file (or something that fails to open: it becomes a failed shard). */
+            const char *base = strrchr(in, '/');
+            base = base ? base + 1 : in;
+            if (!name && !*base) {
+                cli_error("scan: %s: not a file name", in);
+                rc = -1;
+            } else {
+                rc = add_input(L, in, name ? name : base);
+            }
         }
-        /* A file (or something that fails to open: it becomes a failed shard). */
-        const char *base = strrchr(in, '/');
-        base = base ? base + 1 : in;
-        if (!*base) {
-            cli_error("scan: %s: not a file name", in);
-            return -1;
-        }
-        if (add_input(L, in, base) != 0)
+        free(name);
+        if (rc != 0)
             return -1;
     }
     /* Output names must not collide (two inputs with one base name). */
@@ -1355,8 +1572,8 @@ static int collect_inputs(int argc, char **argv, const scan_opts *o, input_list 
     qsort(names, L->n, sizeof *names, cmp_str);
     for (size_t i = 1; i < L->n; i++) {
         if (!strcmp(names[i - 1], names[i])) {
-            cli_error("scan: two inputs would write the same manifest '%s': scan them in separate runs "
-                      "or give their parent directory",
+            cli_error("scan: two inputs would write the same manifest '%s': name them with NAME=DIR (or "
+                      "NAME=FILE), or scan them in separate runs",
                       names[i]);
             free(names);
             return -1;
@@ -1518,6 +1735,23 @@ int cmd_scan(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* A run in which no input can even be opened writes nothing (no
+     * summary.json that a rerun with the right path would need --force for). */
+    int readable = 0;
+    for (size_t i = 0; i < L.n && !readable; i++) {
+        int fd = strcmp(L.v[i].path, "-") ? open(L.v[i].path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : STDIN_FILENO;
+        if (fd >= 0 && fd != STDIN_FILENO)
+            close(fd);
+        readable = fd >= 0;
+        if (!readable && i < 10)
+            cli_error("%s: %s", L.v[i].path, strerror(errno));
+    }
+    if (!readable) {
+        cli_error("scan: no input could be opened: nothing written");
+        free_inputs(&L);
+        return EXIT_USAGE;
+    }
+
     ts_lexicon *lex = NULL;
     ts_model *model = NULL;
     if (cli_load_lexicon(&o.lm, &lex) != TS_OK || (!o.no_model && cli_load_model(&o.lm, lex, &model) != TS_OK) ||
@@ -1623,10 +1857,18 @@ int cmd_scan(int argc, char **argv)
                 cli_error("%s", s->fail_msg);
                 if (exit_code == EXIT_OK)
                     exit_code = EXIT_INPUT_FAILED;
+            } else if (shard_no_documents(s)) {
+                char msg[1400];
+                no_documents_text(s, msg, sizeof msg);
+                cli_error("%s", msg);
+                if (exit_code == EXIT_OK)
+                    exit_code = EXIT_INPUT_FAILED;
             }
         }
         if (write_summary(&R, wall, o.threads) != 0)
             exit_code = EXIT_FATAL;
+        else if (!o.quiet)
+            print_result(&R, wall);
     }
 
     g_shards = NULL;

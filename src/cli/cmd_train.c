@@ -26,15 +26,22 @@ static const char usage[] =
     "  --valid-fraction F     fraction of DATA held out when no --valid (default 0.1)\n"
     "  --group-field PATH     hold out whole groups (e.g. a source or title field)\n"
     "  --buckets N            hash buckets, a power of two (default 65536)\n"
-    "  --ngram N              1: unigrams, 2: unigrams and bigrams (default 2)\n"
+    "  --ngram N              1: unigrams, 2: unigrams and bigrams (default 1)\n"
     "  --hash-seed N          seed of the n-gram hash (default 0)\n"
-    "  --epochs N             passes over the data (default 10)\n"
+    "  --epochs N             passes over the data (default 25)\n"
     "  --optimizer NAME       adagrad (default) or sgd: L2 on every weight at every\n"
-    "                         step, step size 1/(l2 (t0 + t)); --lr is then unused\n"
-    "  --lr X                 AdaGrad learning rate (default 0.2)\n"
+    "                         step, step size 1/(l2 (t0 + t)); the default model's\n"
+    "                         recipe (data/README.md), which needs hundreds of\n"
+    "                         thousands of examples (on a small set, adagrad);\n"
+    "                         sgd does not use --lr\n"
+    "  --lr X                 AdaGrad learning rate (default 0.5)\n"
     "  --l2 X                 L2 penalty (default 1e-6)\n"
     "  --seed N               order of the examples (default 1)\n"
-    "  --no-balance           do not weight the classes to equal total weight\n"
+    "  --balance              weight the classes to equal total weight\n"
+    "  --no-balance           do not (the default)\n"
+    "                         (the default model's recipe is these defaults with\n"
+    "                         --optimizer sgd --buckets 262144 --epochs 15 and windows,\n"
+    "                         data/README.md; sgd needs its many examples)\n"
     "  --cascade              no n-gram features for documents without a lexicon hit\n"
     "                         (lets the scanner skip hashing them; exact by construction)\n"
     "  --window W             the model scores passages: windows of W words (default 0:\n"
@@ -57,12 +64,15 @@ static const char usage[] =
     "                         DATA made from them, such as windows; repeatable), so\n"
     "                         that eval can warn about overlap\n"
     "  -q, --quiet            do not print the loss per epoch\n"
-    CLI_LEXMODEL_HELP;
+    "  --lexicon DIR          use the lexicon in DIR instead of the embedded default\n"
+    "  --lexicon-add DIR      add the categories/patterns in DIR (repeatable)\n"
+    "  -h, --help             this help\n";
 
 enum {
     OPT_TEXT = 2000, OPT_LABEL, OPT_VALID, OPT_VFRAC, OPT_GROUP, OPT_BUCKETS, OPT_NGRAM,
     OPT_HSEED, OPT_EPOCHS, OPT_LR, OPT_L2, OPT_SEED, OPT_NOBAL, OPT_CASCADE, OPT_WINDOW,
     OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY, OPT_PARAS, OPT_CALFROM, OPT_OPTIM,
+    OPT_BAL,
 };
 
 /* Fingerprints of training texts (model.h: ts_training_fp). */
@@ -407,6 +417,7 @@ int cmd_train(int argc, char **argv)
         {"optimizer", required_argument, 0, OPT_OPTIM},
         {"l2", required_argument, 0, OPT_L2},
         {"seed", required_argument, 0, OPT_SEED},
+        {"balance", no_argument, 0, OPT_BAL},
         {"no-balance", no_argument, 0, OPT_NOBAL},
         {"cascade", no_argument, 0, OPT_CASCADE},
         {"window", required_argument, 0, OPT_WINDOW},
@@ -436,12 +447,16 @@ int cmd_train(int argc, char **argv)
     fp_set fps;
     memset(&fps, 0, sizeof fps);
     double valid_frac = 0.1;
-    uint64_t buckets = 65536, ngram = 2, hseed = 0, u;
+    uint64_t buckets = 65536, ngram = 1, hseed = 0, u;
     ts_train_opts o;
     ts_train_opts_default(&o);
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        if (opt == CLI_OPT_MODEL || opt == CLI_OPT_FORCE_MODEL) {
+            cli_error("train: --model and --force-model do not apply here (train writes a model: -o FILE)");
+            return EXIT_USAGE;
+        }
         if (cli_lexmodel_option(&lm, opt, optarg))
             continue;
         switch (opt) {
@@ -550,6 +565,7 @@ int cmd_train(int argc, char **argv)
             policy[TS_POLICY_KEEP_ALIGNED] = (float)k;
             break;
         }
+        case OPT_BAL: o.balance = 1; break;
         case OPT_NOBAL: o.balance = 0; break;
         case OPT_CASCADE: o.cascade = 1; break;
         default: fputs(usage, stderr); return EXIT_USAGE;
@@ -626,6 +642,27 @@ int cmd_train(int argc, char **argv)
     if (st.pos[0] == 0 && st.pos[1] == 0) {
         cli_error("no positive labels (evil or aligned) in the training data");
         goto done;
+    }
+    /* The calibration is fitted on valid (on train when valid is empty),
+     * unless --calibrate names other documents: with one label only it
+     * cannot be fitted and the model would give raw, uncalibrated
+     * probabilities (a = 1, b = 0). Refused, with what to do. */
+    if (!ncalib) {
+        const load_stats *cs = vst.docs ? &vst : &st;
+        const char *split = vst.docs ? "the validation split" : "the training data (no validation split)";
+        for (int h = 0; h < TS_NHEADS; h++) {
+            const char *label = h == TS_HEAD_SCORE ? "evil" : "aligned";
+            if (st.pos[h] == 0 || (cs->pos[h] > 0 && cs->pos[h] < cs->docs))
+                continue;
+            cli_error("%s has %s %s document (%" PRIu64 " documents, %" PRIu64 " %s): the %s head cannot be "
+                      "calibrated, and the model would give uncalibrated probabilities. Hold out documents of "
+                      "both kinds (--valid FILE, a larger --valid-fraction, another --group-field or none), or "
+                      "fit the calibration on other labelled documents with --calibrate FILE",
+                      split, cs->pos[h] ? "only" : "no", label, cs->docs, cs->pos[h], label,
+                      h == TS_HEAD_SCORE ? "score" : "aligned");
+            rc = EXIT_USAGE;
+            goto done;
+        }
     }
     if (!quiet)
         o.progress = print_progress;

@@ -241,12 +241,104 @@ static void doc_error(cli_docs *d, cli_doc *out, int status, const char *fmt, co
     out->error = d->errbuf;
 }
 
-int cli_docs_next(cli_docs *d, cli_doc *out)
+/* ---------------------------------------------------------------- globs */
+
+static int glob_at(const char *p, const char *s)
 {
-    memset(out, 0, sizeof *out);
+    for (;;) {
+        switch (*p) {
+        case '\0': return *s == '\0';
+        case '*':
+            if (p[1] == '*') {
+                const char *q = p + 2;
+                if (*q == '/') {    /* "**" "/": zero or more whole directories */
+                    if (glob_at(q + 1, s))
+                        return 1;
+                    for (const char *t = s; *t; t++)
+                        if (*t == '/' && glob_at(q + 1, t + 1))
+                            return 1;
+                    return 0;
+                }
+                for (const char *t = s;; t++) {    /* anything, '/' included */
+                    if (glob_at(q, t))
+                        return 1;
+                    if (!*t)
+                        return 0;
+                }
+            }
+            for (const char *t = s;; t++) {
+                if (glob_at(p + 1, t))
+                    return 1;
+                if (!*t || *t == '/')
+                    return 0;
+            }
+        case '?':
+            if (!*s || *s == '/')
+                return 0;
+            p++;
+            s++;
+            break;
+        case '[': {
+            const char *q = p + 1;
+            int neg = *q == '!' || *q == '^', hit = 0;
+            q += neg;
+            const char *first = q;
+            while (*q && (*q != ']' || q == first)) {
+                unsigned char lo = (unsigned char)*q, hi = lo;
+                if (q[1] == '-' && q[2] && q[2] != ']') {
+                    hi = (unsigned char)q[2];
+                    q += 3;
+                } else {
+                    q++;
+                }
+                hit |= (unsigned char)*s >= lo && (unsigned char)*s <= hi;
+            }
+            if (*q != ']') {    /* no closing bracket: a plain '[' */
+                if (*s != '[')
+                    return 0;
+                p++;
+                s++;
+                break;
+            }
+            if (!*s || *s == '/' || hit == neg)
+                return 0;
+            p = q + 1;
+            s++;
+            break;
+        }
+        case '\\':
+            if (p[1])
+                p++;
+            /* fall through */
+        default:
+            if (*p != *s)
+                return 0;
+            p++;
+            s++;
+        }
+    }
+}
+
+int cli_glob_match(const char *glob, const char *rel)
+{
+    if (glob[0] == '/')
+        return glob_at(glob + 1, rel);
+    if (!strchr(glob, '/')) {
+        const char *base = strrchr(rel, '/');
+        return glob_at(glob, base ? base + 1 : rel);
+    }
+    return glob_at(glob, rel);
+}
+
+static int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* Makes the current chunk hold unread bytes (or an unread oversized line).
+ * @return 1, 0 at the end of the input, or < 0 on an error (printed). */
+static int docs_fill(cli_docs *d)
+{
     for (;;) {
         if (d->have_chunk && (d->pos < d->chunk.len || (d->chunk.oversize_len && d->pos == 0)))
-            break;
+            return 1;
         if (d->pending_err) {
             cli_diag_error(&d->pending_diag, d->pending_err);
             int err = d->pending_err;
@@ -271,6 +363,60 @@ int cli_docs_next(cli_docs *d, cli_doc *out)
             d->pending_diag = d->chunk.diag;
         }
     }
+}
+
+int cli_docs_peek(cli_docs *d)
+{
+    if (!d->have_chunk) {
+        int k = docs_fill(d);
+        if (k <= 0)
+            return k == 0 ? CLI_PEEK_NONE : k;
+    }
+    for (size_t i = d->pos; i < d->chunk.len; i++)
+        if (!blank((unsigned char)d->chunk.data[i]))
+            return (unsigned char)d->chunk.data[i];
+    return CLI_PEEK_NONE;
+}
+
+int cli_docs_slurp(cli_docs *d, size_t max, const char *path, char **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    char *b = NULL;
+    size_t n = 0;
+    int k;
+    while ((k = docs_fill(d)) == 1) {
+        size_t add = d->chunk.oversize_len ? (size_t)d->chunk.oversize_len : d->chunk.len - d->pos;
+        if (d->chunk.oversize_len || add > max - n) {
+            cli_error("%s: a plain-text document larger than %zu bytes", path, max);
+            free(b);
+            return TS_E_LIMIT;
+        }
+        char *nb = realloc(b, n + add + 1);
+        if (!nb) {
+            free(b);
+            return TS_E_NOMEM;
+        }
+        b = nb;
+        memcpy(b + n, d->chunk.data + d->pos, add);
+        n += add;
+        d->pos = d->chunk.len;
+    }
+    if (k < 0) {
+        free(b);
+        return k;
+    }
+    *buf = b;
+    *len = n;
+    return TS_OK;
+}
+
+int cli_docs_next(cli_docs *d, cli_doc *out)
+{
+    memset(out, 0, sizeof *out);
+    int filled = docs_fill(d);
+    if (filled <= 0)
+        return filled;
     out->line = d->line_no;
     out->offset = d->line_off;
     if (d->chunk.oversize_len) {
@@ -331,8 +477,6 @@ int cli_docs_next(cli_docs *d, cli_doc *out)
     out->len = (size_t)k;
     return 1;
 }
-
-static int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 int cli_next_paragraph(const char *text, size_t len, size_t *start, size_t *end)
 {

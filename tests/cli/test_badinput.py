@@ -156,6 +156,8 @@ class Case(unittest.TestCase):
             self.assertEqual(s["total"][k], total[k])
         self.assertEqual(s["total"]["shards"], len(s["shards"]))
         self.assertEqual(s["total"]["failed_shards"], sum(sh["status"] == "failed" for sh in s["shards"]))
+        self.assertEqual(s["total"]["no_documents_shards"],
+                         sum(sh["status"] == "no_documents" for sh in s["shards"]))
 
     def assert_no_temporaries(self, out: Path):
         left = [p.name for p in out.rglob(".*")]
@@ -443,7 +445,8 @@ class StreamLevel(Case):
         self.write("in/garbage-after.jsonl.gz", g + b"garbage")
         exp["garbage-after.jsonl.gz"] = dict(status="failed", docs=3000, prefix=True, fault=(len(g), len(g) + 7))
 
-        # empty inputs and inputs of only newlines
+        # empty inputs (no line: fine) and inputs in which no line is a
+        # document (every line an error: status no_documents, exit code 1)
         self.write("in/empty.jsonl", b"")
         exp["empty.jsonl"] = dict(status="ok", docs=0)
         self.write("in/empty.jsonl.zst", empty_z)
@@ -451,15 +454,15 @@ class StreamLevel(Case):
         self.write("in/empty.jsonl.gz", empty_g)
         exp["empty.jsonl.gz"] = dict(status="ok", docs=0)
         self.write("in/newlines.jsonl", b"\n" * 5000)
-        exp["newlines.jsonl"] = dict(status="ok", docs=5000, kinds={"empty_line": 5000})
+        exp["newlines.jsonl"] = dict(status="no_documents", docs=5000, kinds={"empty_line": 5000})
         self.write("in/newlines.jsonl.zst", zstd(b"\n" * 100000))
-        exp["newlines.jsonl.zst"] = dict(status="ok", docs=100000, kinds={"empty_line": 100000})
+        exp["newlines.jsonl.zst"] = dict(status="no_documents", docs=100000, kinds={"empty_line": 100000})
         self.write("in/crlf-only.jsonl", b"\r\n" * 10)
-        exp["crlf-only.jsonl"] = dict(status="ok", docs=10, kinds={"empty_line": 10})
+        exp["crlf-only.jsonl"] = dict(status="no_documents", docs=10, kinds={"empty_line": 10})
         self.write("in/one-byte.jsonl", b"{")
-        exp["one-byte.jsonl"] = dict(status="ok", docs=1, kinds={"invalid_json": 1})
+        exp["one-byte.jsonl"] = dict(status="no_documents", docs=1, kinds={"invalid_json": 1})
         self.write("in/nul-bytes.jsonl", b"\x00" * 3000 + b"\n" + b"\x00\n" * 5)
-        exp["nul-bytes.jsonl"] = dict(status="ok", docs=6, kinds={"invalid_json": 6})
+        exp["nul-bytes.jsonl"] = dict(status="no_documents", docs=6, kinds={"invalid_json": 6})
         # just the magic bytes
         self.write("in/magic-only.jsonl.zst", b"\x28\xb5\x2f\xfd")
         exp["magic-only.jsonl.zst"] = dict(status="failed", docs=0, fault=(0, 4))
@@ -499,6 +502,11 @@ class StreamLevel(Case):
                     self.assertEqual(recs, ref, what)
                     if chunk == "2M":  # the reference's chunk size: the same bytes, too
                         self.assertEqual((out / sh["manifest"]).read_bytes(), ref_bytes, what)
+                if e["status"] == "no_documents":
+                    # named on stderr and in the summary; every line is in the manifest
+                    self.assertIn(name, sh["error"], what)
+                    self.assertIn(name, err, what)
+                    self.assertEqual(len(recs), sh["documents"], what)
                 if e["status"] == "failed":
                     # named on stderr and in the summary, with the compressed offset
                     self.assertIn(name, sh["error"], what)
@@ -577,9 +585,10 @@ class Memory(Case):
         self.write("in/newlines.jsonl.zst", zstd(b"\n" * n, "-1"))
         out = self.tmp / "out"
         r = run_rss("scan", *self.fast, "-j", "2", "-o", out, self.tmp / "in")
-        self.assertEqual(r["rc"], 0, r["stderr"])
+        self.assertEqual(r["rc"], 1, r["stderr"])   # no line is a document
         s = self.summary(out)
         self.assertEqual(s["total"]["errors_by_kind"], {"empty_line": n})
+        self.assertEqual(s["shards"][0]["status"], "no_documents")
         z = subprocess.Popen(["zstd", "-dc", str(out / "newlines.jsonl.zst.manifest.jsonl.zst")],
                              stdout=subprocess.PIPE)
         lines = 0
@@ -764,7 +773,8 @@ class Slow(Case):
         # default --max-doc-bytes 16M: too_long, not buffered
         out = self.tmp / "out-default"
         r = run_rss("scan", "-q", *DEFAULT_EXTRA, "-o", out, self.tmp / "in")
-        self.assertEqual(r["rc"], 0, r["stderr"])
+        self.assertEqual(r["rc"], 1, r["stderr"])   # its one line is too long: no document
+        self.assertIn("big.jsonl: no line is a document", r["stderr"])
         recs = read_manifest(out / "big.jsonl.manifest.jsonl.zst")
         self.assertEqual(len(recs), 1)
         self.assertEqual(recs[0]["error"], f"too_long: a line of {line - 1} bytes exceeds --max-doc-bytes "
@@ -800,10 +810,11 @@ class Slow(Case):
                compress=True)
         out = self.tmp / "out"
         r = run_rss("scan", *self.fast, "-o", out, self.tmp / "in")
-        self.assertEqual(r["rc"], 0, r["stderr"])
+        self.assertEqual(r["rc"], 1, r["stderr"])   # neither shard has a line that is a document
         s = self.summary(out)
         by = {Path(sh["input"]).name: sh for sh in s["shards"]}
         self.assertEqual(by["bomb.jsonl.zst"]["errors_by_kind"], {"too_long": 1})
+        self.assertEqual(by["bomb.jsonl.zst"]["status"], "no_documents")
         self.assertEqual(by["bomb.jsonl.zst"]["bytes_decompressed"], line)
         self.assertEqual(by["newlines.jsonl.zst"]["errors_by_kind"], {"empty_line": n_nl})
         # Count the manifests' lines as a stream (16 Mi records would not fit

@@ -21,7 +21,7 @@ with open(sys.argv[1] + "/data.jsonl", "w") as f:
             words.insert(r.randrange(len(words)), key)
         f.write(json.dumps({"text": " ".join(words), "label": lab}) + "\n")
 PY
-"$TS" train -q "$tmp/data.jsonl" -o "$tmp/m1.tsmodel" --valid-fraction 0.2 --epochs 5 --buckets 4096 --force-model
+"$TS" train -q "$tmp/data.jsonl" -o "$tmp/m1.tsmodel" --valid-fraction 0.2 --epochs 5 --buckets 4096
 "$TS" train -q "$tmp/data.jsonl" -o "$tmp/m2.tsmodel" --valid-fraction 0.2 --epochs 5 --buckets 4096
 cmp "$tmp/m1.tsmodel" "$tmp/m2.tsmodel"
 printf 'The crew said zorblax over the river, zorblax again.\n' > "$tmp/doc.txt"
