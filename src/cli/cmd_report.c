@@ -113,7 +113,8 @@ static void compute(report *r)
         for (size_t c = 0; c < r->ncats; c++)
             if (d->has_cat[c]) {
                 d->trope[c] = make_share(d->trope_docs[c], d->ok);
-                d->anchored[c] = make_share(d->anchored_docs[c], d->ok);
+                if (d->has_anch[c])
+                    d->anchored[c] = make_share(d->anchored_docs[c], d->ok);
             }
         if (d->has_sums) {
             d->flagged = make_share(d->at_downweight, d->scored);
@@ -275,6 +276,10 @@ static int build_table(report *r)
             for (size_t i = 0; i < r->nds; i++) {
                 if (!r->ds[i].has_cat[c]) {
                     cell_na(&w->cells[i], "not in lexicon");
+                    continue;
+                }
+                if (anch && !r->ds[i].has_anch[c]) {
+                    cell_na(&w->cells[i], "the anchor itself");
                     continue;
                 }
                 snprintf(path, sizeof path, "datasets.%zu.tropes.%s.%s", i, r->cats[c],
@@ -596,7 +601,10 @@ static void print_json(const report *r, ts_buf *b)
             report_json_str(b, r->cats[c]);
             report_printf(b, ":{\"documents\":%" PRIu64 ",", d->trope_docs[c]);
             json_share(b, &d->trope[c], 1);
-            report_printf(b, ",\"anchored_documents\":%" PRIu64 ",", d->anchored_docs[c]);
+            if (d->has_anch[c])
+                report_printf(b, ",\"anchored_documents\":%" PRIu64 ",", d->anchored_docs[c]);
+            else
+                ts_buf_puts(b, ",\"anchored_documents\":null,");
             if (d->anchored[c].valid)
                 report_printf(b, "\"anchored_share\":%.6f,\"anchored_ci\":[%.6f,%.6f]}", d->anchored[c].p,
                               d->anchored[c].lo, d->anchored[c].hi);

@@ -67,6 +67,7 @@ typedef struct dataset {
     uint64_t documents, ok, errors, bytes_in, bytes_decompressed, text_bytes;
     uint64_t actions[REPORT_ACTIONS];
     int has_cat[REPORT_MAX_CATS];
+    int has_anch[REPORT_MAX_CATS];   /* in anchored_documents (ai_entity, the anchor, is not) */
     uint64_t trope_docs[REPORT_MAX_CATS], anchored_docs[REPORT_MAX_CATS];
     uint64_t score_hist[REPORT_BINS], aligned_hist[REPORT_BINS];
     /* Fields added to summary.json for the report (absent in older runs). */

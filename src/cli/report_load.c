@@ -71,7 +71,7 @@ static int category_index(report *r, const char *name)
 }
 
 /* Reads one category-count object (trope_documents or anchored_documents). */
-static int get_categories(report *r, dataset *d, json_t *total, const char *key, uint64_t *counts)
+static int get_categories(report *r, json_t *total, const char *key, uint64_t *counts, int *has)
 {
     json_t *obj = json_object_get(total, key);
     if (!json_is_object(obj))
@@ -84,7 +84,7 @@ static int get_categories(report *r, dataset *d, json_t *total, const char *key,
         int c = category_index(r, name);
         if (c < 0 || !json_is_integer(v) || json_integer_value(v) < 0)
             return -1;
-        d->has_cat[c] = 1;
+        has[c] = 1;
         counts[c] = (uint64_t)json_integer_value(v);
     }
     return 0;
@@ -172,8 +172,8 @@ int report_load_summary(report *r, dataset *d)
         for (int a = 0; a < REPORT_ACTIONS && !bad; a++)
             if (get_count(actions, report_action_names[a], &d->actions[a]))
                 bad = "total.actions";
-    if (!bad && (get_categories(r, d, total, "trope_documents", d->trope_docs) ||
-                 get_categories(r, d, total, "anchored_documents", d->anchored_docs)))
+    if (!bad && (get_categories(r, total, "trope_documents", d->trope_docs, d->has_cat) ||
+                 get_categories(r, total, "anchored_documents", d->anchored_docs, d->has_anch)))
         bad = "total.trope_documents or total.anchored_documents (or more than 256 categories)";
     if (!bad && (get_histogram(total, "score_histogram", d->score_hist) ||
                  get_histogram(total, "aligned_histogram", d->aligned_hist)))

@@ -302,6 +302,17 @@ class ReportTest(unittest.TestCase):
 
     # ---------------------------------------------------------------- examples
 
+    def test_the_anchor_has_no_anchored_share(self):
+        # A real scan's summary has no anchored count for ai_entity (a hit of
+        # the anchor is never near an anchor of its own): null, not 0%.
+        out = self.tmp / "anchor"
+        run("scan", "-q", "-o", out, SAMPLE, check=None)
+        tropes = self.report_json(out)["datasets"][0]["tropes"]
+        self.assertIsNone(tropes["ai_entity"]["anchored_share"])
+        self.assertIsNone(tropes["ai_entity"]["anchored_documents"])
+        self.assertIsNotNone(tropes["deception"]["anchored_share"])
+        self.assertIn("the anchor itself", run("report", out).stdout.decode())
+
     def test_examples_from_the_shards(self):
         out = self.tmp / "run"
         run("scan", "-q", "-o", out, SAMPLE, check=0)
