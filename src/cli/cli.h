@@ -19,6 +19,7 @@
 
 #include "tropescan.h"
 #include "json.h"
+#include "buf.h"
 
 enum { EXIT_OK = 0, EXIT_INPUT_FAILED = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
 
@@ -139,5 +140,8 @@ int cli_next_paragraph(const char *text, size_t len, size_t *start, size_t *end)
  * or more, is among the model's training fingerprints (buf and cap: the
  * caller's scratch, grown as needed). */
 int cli_training_overlap(const ts_model *m, const char *text, size_t len, char **buf, size_t *cap);
+
+/* Appends s to b as a JSON string: quoted, with json_string_escape's escapes. */
+void cli_json_str(ts_buf *b, const char *s);
 
 #endif /* TS_CLI_H */

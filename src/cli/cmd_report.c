@@ -70,18 +70,6 @@ void report_printf(ts_buf *b, const char *fmt, ...)
         ts_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-void report_json_str(ts_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    char *p = ts_buf_reserve(b, 6 * n + 2);
-    if (!p)
-        return;
-    *p++ = '"';
-    size_t k = json_string_escape(s, n, p);
-    p[k] = '"';
-    b->len += k + 2;
-}
-
 void report_pct(double p, char *buf, size_t cap)
 {
     double x = p * 100;
@@ -524,27 +512,27 @@ static void print_json(const report *r, ts_buf *b)
     report_printf(b, "{\"tool\":\"tropescan\",\"version\":\"%s\",\"report\":1,\"warnings\":[", TS_VERSION_STRING);
     for (size_t i = 0; i < r->nwarnings; i++) {
         ts_buf_puts(b, i ? "," : "");
-        report_json_str(b, r->warnings[i]);
+        cli_json_str(b, r->warnings[i]);
     }
     ts_buf_puts(b, "],\"eval\":");
     if (r->eval_path)
-        report_json_str(b, r->eval_path);
+        cli_json_str(b, r->eval_path);
     else
         ts_buf_puts(b, "null");
     ts_buf_puts(b, ",\"datasets\":[");
     for (size_t i = 0; i < r->nds; i++) {
         const dataset *d = &r->ds[i];
         ts_buf_puts(b, i ? ",\n{\"name\":" : "\n{\"name\":");
-        report_json_str(b, d->name);
+        cli_json_str(b, d->name);
         ts_buf_puts(b, ",\"run\":");
-        report_json_str(b, d->dir);
+        cli_json_str(b, d->dir);
         ts_buf_puts(b, ",\"tropescan_version\":");
-        report_json_str(b, d->version);
+        cli_json_str(b, d->version);
         ts_buf_puts(b, ",\"lexicon_id\":");
-        report_json_str(b, d->lexicon_id);
+        cli_json_str(b, d->lexicon_id);
         ts_buf_puts(b, ",\"model_id\":");
         if (d->model_id)
-            report_json_str(b, d->model_id);
+            cli_json_str(b, d->model_id);
         else
             ts_buf_puts(b, "null");
         report_printf(b, ",\"thresholds\":{\"downweight_above\":%.6f,\"drop_above\":%.6f}", d->downweight_above,
@@ -584,7 +572,7 @@ static void print_json(const report *r, ts_buf *b)
             ts_buf_puts(b, "null");
         } else {
             ts_buf_puts(b, "{\"estimate\":null,\"reason\":");
-            report_json_str(b, d->adj_reason);
+            cli_json_str(b, d->adj_reason);
             ts_buf_puts(b, "}");
         }
         if (d->has_aligned_mean)
@@ -598,7 +586,7 @@ static void print_json(const report *r, ts_buf *b)
                 continue;
             ts_buf_puts(b, first ? "" : ",");
             first = 0;
-            report_json_str(b, r->cats[c]);
+            cli_json_str(b, r->cats[c]);
             report_printf(b, ":{\"documents\":%" PRIu64 ",", d->trope_docs[c]);
             json_share(b, &d->trope[c], 1);
             if (d->has_anch[c])
@@ -633,11 +621,11 @@ static void print_json(const report *r, ts_buf *b)
                 const example *e = &d->ex[k];
                 ts_buf_puts(b, k ? ",{\"id\":" : "{\"id\":");
                 if (e->id)
-                    report_json_str(b, e->id);
+                    cli_json_str(b, e->id);
                 else
                     ts_buf_puts(b, "null");
                 ts_buf_puts(b, ",\"shard\":");
-                report_json_str(b, e->input);
+                cli_json_str(b, e->input);
                 report_printf(b, ",\"line\":%" PRIu64 ",\"score\":%.6f,\"tropes\":%s,\"span\":", e->line, e->score,
                               e->tropes_raw);
                 if (e->has_span)
@@ -645,11 +633,11 @@ static void print_json(const report *r, ts_buf *b)
                 else
                     ts_buf_puts(b, "null");
                 ts_buf_puts(b, ",\"before\":");
-                report_json_str(b, e->before);
+                cli_json_str(b, e->before);
                 ts_buf_puts(b, ",\"marked\":");
-                report_json_str(b, e->span ? e->span : "");
+                cli_json_str(b, e->span ? e->span : "");
                 ts_buf_puts(b, ",\"after\":");
-                report_json_str(b, e->after);
+                cli_json_str(b, e->after);
                 ts_buf_puts(b, "}");
             }
             ts_buf_puts(b, "]");
@@ -690,18 +678,8 @@ static void report_free(report *r)
         free(d->dir);
         free(d->summary_path);
         report_dataset_release(d);
-        for (size_t k = 0; k < d->nex; k++) {
-            example *e = &d->ex[k];
-            free(e->id);
-            free(e->input);
-            free(e->fp);
-            free(e->tropes_raw);
-            free(e->spans_raw);
-            free(e->tropes);
-            free(e->before);
-            free(e->span);
-            free(e->after);
-        }
+        for (size_t k = 0; k < d->nex; k++)
+            example_clear(&d->ex[k]);
         free(d->ex);
     }
     free(r->ds);

@@ -1081,18 +1081,6 @@ static int mkdir_p(const char *path)
 
 /* ---------------------------------------------------------------- summary */
 
-static void js_str(ts_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    char *p = ts_buf_reserve(b, 6 * n + 2);
-    if (!p)
-        return;
-    *p++ = '"';
-    size_t k = json_string_escape(s, n, p);
-    p[k] = '"';
-    b->len += k + 2;
-}
-
 static void js_printf(ts_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void js_printf(ts_buf *b, const char *fmt, ...)
 {
@@ -1114,7 +1102,7 @@ static void js_counts(ts_buf *b, const char *ind, const char *key, const run *R,
         if ((int)c == skip)
             continue;
         js_printf(b, "%s", first ? "" : ", ");
-        js_str(b, ts_lexicon_category_name(R->lex, c));
+        cli_json_str(b, ts_lexicon_category_name(R->lex, c));
         js_printf(b, ": %" PRIu64, v[c]);
         first = 0;
     }
@@ -1182,7 +1170,7 @@ static int write_summary(const run *R, double wall, int threads)
     js_printf(&b, "{\n  \"tool\": \"tropescan\",\n  \"version\": \"%s\",\n", TS_VERSION_STRING);
     js_printf(&b, "  \"name\": ");
     if (o->name)
-        js_str(&b, o->name);
+        cli_json_str(&b, o->name);
     else
         js_printf(&b, "null");
     js_printf(&b, ",\n");
@@ -1192,9 +1180,9 @@ static int write_summary(const run *R, double wall, int threads)
     else
         js_printf(&b, "  \"model_id\": null,\n");
     js_printf(&b, "  \"options\": {\"text_field\": ");
-    js_str(&b, o->text_field);
+    cli_json_str(&b, o->text_field);
     js_printf(&b, ", \"id_field\": ");
-    js_str(&b, o->id_field);
+    cli_json_str(&b, o->id_field);
     js_printf(&b, ", \"drop_above\": %.6f, \"downweight_above\": %.6f, \"downweight_factor\": %.6f",
               o->drop_above, o->downweight_above, o->downweight_factor);
     if (o->upweight_above <= 1)
@@ -1209,19 +1197,19 @@ static int write_summary(const run *R, double wall, int threads)
                   ", \"anchor_words\": %" PRIu64 ", \"lexicon\": ",
               o->upweight_factor, o->error_drop ? "drop" : "keep", o->max_doc_bytes, o->anchor_words);
     if (o->lm.lexicon_dir)
-        js_str(&b, o->lm.lexicon_dir);
+        cli_json_str(&b, o->lm.lexicon_dir);
     else
         js_printf(&b, "null");
     js_printf(&b, ", \"lexicon_add\": [");
     for (int i = 0; i < o->lm.nadd; i++) {
         js_printf(&b, "%s", i ? ", " : "");
-        js_str(&b, o->lm.lexicon_add[i]);
+        cli_json_str(&b, o->lm.lexicon_add[i]);
     }
     js_printf(&b, "], \"model\": ");
     if (o->no_model)
         js_printf(&b, "\"none\"");
     else if (o->lm.model_path)
-        js_str(&b, o->lm.model_path);
+        cli_json_str(&b, o->lm.model_path);
     else
         js_printf(&b, "null");
     js_printf(&b, ", \"whole_documents\": %s", o->whole_documents ? "true" : "false");
@@ -1229,12 +1217,12 @@ static int write_summary(const run *R, double wall, int threads)
     for (size_t i = 0; i < R->nshards; i++) {
         const shard *s = &R->shards[i];
         js_printf(&b, "    {\n      \"input\": ");
-        js_str(&b, s->path);
+        cli_json_str(&b, s->path);
         js_printf(&b, ",\n      \"manifest\": ");
         if (s->manifest_done) {
             char rel[4200];
             snprintf(rel, sizeof rel, "%s" MANIFEST_SUFFIX, s->name);
-            js_str(&b, rel);
+            cli_json_str(&b, rel);
         } else {
             js_printf(&b, "null");
         }
@@ -1246,7 +1234,7 @@ static int write_summary(const run *R, double wall, int threads)
             if (no_docs)
                 no_documents_text(s, msg, sizeof msg);
             js_printf(&b, "      \"error\": ");
-            js_str(&b, no_docs ? msg : s->fail_msg);
+            cli_json_str(&b, no_docs ? msg : s->fail_msg);
             js_printf(&b, ",\n");
         }
         js_printf(&b, "      \"format\": \"%s\",\n", format_name(s->format));

@@ -149,10 +149,11 @@ int report_html(const report *r, ts_buf *out);
  * n best-scored documents (report_examples.c). Errors are printed.
  * @return 0, or -1 when some manifest or shard could not be read. */
 int report_examples(report *r, size_t n);
+/* Frees what an example holds and zeroes it. */
+void example_clear(example *e);
 
 /* Escaping for each output. */
 void report_html_escape(ts_buf *b, const char *s);
-void report_json_str(ts_buf *b, const char *s);
 void report_printf(ts_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif /* TS_REPORT_H */

@@ -58,7 +58,7 @@ static char *decode_string(const json_field *f)
     return s;
 }
 
-static void example_clear(example *e)
+void example_clear(example *e)
 {
     free(e->id);
     free(e->input);

@@ -529,3 +529,15 @@ int cli_training_overlap(const ts_model *m, const char *text, size_t len, char *
     }
     return 0;
 }
+
+void cli_json_str(ts_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = ts_buf_reserve(b, 6 * n + 2);
+    if (!p)
+        return;
+    *p++ = '"';
+    size_t k = json_string_escape(s, n, p);
+    p[k] = '"';
+    b->len += k + 2;
+}
