@@ -243,6 +243,62 @@ int ts_platt_fit(const double *z, const int *y, size_t n, double *a_out, double 
     return TS_OK;
 }
 
+/* One AdaGrad step of head h on example i, whose loss has gradient g at the
+ * margin: the L2 penalty only on the weights the example touches. G holds the
+ * squared-gradient sums of the weights, then of the biases. */
+static void adagrad_step(ts_model *m, const ts_dataset *d, size_t i, int h, double g, double lr,
+                         double l2, double *G, size_t nw)
+{
+    const double eps = 1e-8;
+    const example *e = &d->ex[i];
+    const float *xl = d->lex + i * d->nlex;
+    const uint32_t *idx = d->idx + e->off;
+    const float *val = d->val + e->off;
+    float *wb = m->w + (size_t)TS_NHEADS * d->nlex;
+    double *Gb = G + (size_t)TS_NHEADS * d->nlex;
+    for (uint32_t f = 0; f < d->nlex; f++) {
+        if (xl[f] == 0)
+            continue;
+        size_t wi = (size_t)TS_NHEADS * f + h;
+        double gr = g * xl[f] + l2 * m->w[wi];
+        G[wi] += gr * gr;
+        m->w[wi] -= (float)(lr * gr / sqrt(G[wi] + eps));
+    }
+    for (uint32_t f = 0; f < e->n; f++) {
+        size_t wi = (size_t)TS_NHEADS * idx[f] + h;
+        double gr = g * val[f] + l2 * wb[wi];
+        Gb[wi] += gr * gr;
+        wb[wi] -= (float)(lr * gr / sqrt(Gb[wi] + eps));
+    }
+    double *gbias = &G[nw + h];
+    *gbias += g * g;
+    m->bias[h] -= (float)(lr * g / sqrt(*gbias + eps));
+}
+
+/* One SGD step of head h on example i (gradient g, step eta): every weight of
+ * the head decays, through *scale, and the example's move. */
+static void sgd_step(ts_model *m, const ts_dataset *d, size_t i, int h, double g, double eta, double l2,
+                     size_t nw, double *scale)
+{
+    const example *e = &d->ex[i];
+    const float *xl = d->lex + i * d->nlex;
+    const uint32_t *idx = d->idx + e->off;
+    const float *val = d->val + e->off;
+    float *wb = m->w + (size_t)TS_NHEADS * d->nlex;
+    *scale *= 1.0 - eta * l2;
+    double u = eta * g / *scale;
+    for (uint32_t f = 0; f < d->nlex; f++)
+        if (xl[f] != 0)
+            m->w[(size_t)TS_NHEADS * f + h] -= (float)(u * xl[f]);
+    for (uint32_t f = 0; f < e->n; f++)
+        wb[(size_t)TS_NHEADS * idx[f] + h] -= (float)(u * val[f]);
+    /* The bias is not penalised and moves slower, as in scikit-learn's SGD
+     * on sparse data (intercept decay 0.01). */
+    m->bias[h] -= (float)(0.01 * eta * g);
+    if (*scale < 1e-6)
+        unscale(m, nw, h, scale);
+}
+
 int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *valid,
              ts_model **out)
 {
@@ -254,7 +310,6 @@ int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *
     if (err)
         return err;
     const ts_dataset *d = train;
-    const uint32_t nlex = d->nlex;
     const size_t nw = (size_t)TS_NHEADS * ts_feat_nfeat(&d->cfg);
     double *G = calloc(nw + TS_NHEADS, sizeof *G);    /* AdaGrad sums, then the biases' */
     size_t *order = malloc(d->nex * sizeof *order);
@@ -286,9 +341,7 @@ int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *
     for (size_t i = 0; i < d->nex; i++)
         order[i] = i;
     uint64_t rng = o->seed;
-    const double lr = o->lr, l2 = o->l2, eps = 1e-8;
-    float *wb = m->w + (size_t)TS_NHEADS * nlex;
-    double *Gb = G + (size_t)TS_NHEADS * nlex;
+    const double lr = o->lr, l2 = o->l2;
     /* SGD: the weights of head h are scale[h] times what m->w holds. */
     double scale[TS_NHEADS] = {1, 1};
     const double typw = sqrt(1.0 / sqrt(l2 > 0 ? l2 : 1e-12));
@@ -305,36 +358,14 @@ int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *
         for (size_t k = 0; k < d->nex; k++) {
             size_t i = order[k];
             const example *e = &d->ex[i];
-            const float *xl = d->lex + i * nlex;
-            const uint32_t *idx = d->idx + e->off;
-            const float *val = d->val + e->off;
             double z[TS_NHEADS];
             margin(m, d, i, z);
+            double eta = 0;
             if (o->optimizer == TS_OPT_SGD) {
                 for (int h = 0; h < TS_NHEADS; h++)
                     z[h] = m->bias[h] + scale[h] * (z[h] - m->bias[h]);
-                double eta = 1.0 / (l2 * (t0 + step));
+                eta = 1.0 / (l2 * (t0 + step));
                 step += 1;
-                for (int h = 0; h < TS_NHEADS; h++) {
-                    if (!train_head[h])
-                        continue;
-                    int y = e->y[h];
-                    tl[h] += logloss(z[h], y);
-                    double g = (sigmoid(z[h]) - y) * cw[h][y];
-                    scale[h] *= 1.0 - eta * l2;
-                    double u = eta * g / scale[h];
-                    for (uint32_t f = 0; f < nlex; f++)
-                        if (xl[f] != 0)
-                            m->w[(size_t)TS_NHEADS * f + h] -= (float)(u * xl[f]);
-                    for (uint32_t f = 0; f < e->n; f++)
-                        wb[(size_t)TS_NHEADS * idx[f] + h] -= (float)(u * val[f]);
-                    /* The bias is not penalised and moves slower, as in
-                     * scikit-learn's SGD on sparse data (intercept decay 0.01). */
-                    m->bias[h] -= (float)(0.01 * eta * g);
-                    if (scale[h] < 1e-6)
-                        unscale(m, nw, h, &scale[h]);
-                }
-                continue;
             }
             for (int h = 0; h < TS_NHEADS; h++) {
                 if (!train_head[h])
@@ -342,23 +373,10 @@ int ts_train(const ts_train_opts *o, const ts_dataset *train, const ts_dataset *
                 int y = e->y[h];
                 tl[h] += logloss(z[h], y);
                 double g = (sigmoid(z[h]) - y) * cw[h][y];
-                for (uint32_t f = 0; f < nlex; f++) {
-                    if (xl[f] == 0)
-                        continue;
-                    size_t wi = (size_t)TS_NHEADS * f + h;
-                    double gr = g * xl[f] + l2 * m->w[wi];
-                    G[wi] += gr * gr;
-                    m->w[wi] -= (float)(lr * gr / sqrt(G[wi] + eps));
-                }
-                for (uint32_t f = 0; f < e->n; f++) {
-                    size_t wi = (size_t)TS_NHEADS * idx[f] + h;
-                    double gr = g * val[f] + l2 * wb[wi];
-                    Gb[wi] += gr * gr;
-                    wb[wi] -= (float)(lr * gr / sqrt(Gb[wi] + eps));
-                }
-                double *gbias = &G[nw + h];
-                *gbias += g * g;
-                m->bias[h] -= (float)(lr * g / sqrt(*gbias + eps));
+                if (o->optimizer == TS_OPT_SGD)
+                    sgd_step(m, d, i, h, g, eta, l2, nw, &scale[h]);
+                else
+                    adagrad_step(m, d, i, h, g, lr, l2, G, nw);
             }
         }
         for (int h = 0; h < TS_NHEADS; h++)
