@@ -126,6 +126,10 @@ typedef struct report {
 /* report_load.c. Loads RUN_DIR's summary (d->dir) into d, checking every
  * field. @return 0, or -1 (printed). */
 int report_load_summary(report *r, dataset *d);
+/* The checks of report_load_summary on a parsed summary, which d keeps (and
+ * report_dataset_release frees); messages name d->summary_path. @return 0, or
+ * -1 (printed). root is a json_t * (jansson stays out of this header). */
+int report_check_summary(report *r, dataset *d, void *root);
 /* Reads `tropescan eval --json` output and, for each dataset, the confusion
  * matrix at its downweight threshold. @return 0, -1 (cannot read, printed) or
  * -2 (another model, without force; printed). */

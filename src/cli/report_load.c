@@ -139,6 +139,12 @@ int report_load_summary(report *r, dataset *d)
                   d->summary_path, jerr.line, jerr.column, jerr.text);
         return -1;
     }
+    return report_check_summary(r, d, root);
+}
+
+int report_check_summary(report *r, dataset *d, void *parsed)
+{
+    json_t *root = parsed;
     d->root = root;
     json_t *tool = json_object_get(root, "tool");
     if (!json_is_object(root) || !json_is_string(tool) || strcmp(json_string_value(tool), "tropescan")) {
