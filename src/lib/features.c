@@ -104,16 +104,111 @@ static inline uint64_t bigram_hash(uint64_t prev, uint64_t cur, uint64_t seed)
 }
 
 /*
- * The tokeniser, shared by the two entry points below through an inline
- * body: EMIT(bucket, start, end) is called for each n-gram in text order.
- * The text is either lowercased already (FOLD 0) or not, and then each token
- * is lowercased as it is hashed (FOLD 1: no copy of the whole document,
- * which matters for a 200 MB one). Both give the same buckets: the token
- * classes hold upper and lower case alike.
+ * Token boundaries, 16 bytes at a time (SSE2): a bit mask of the token bytes
+ * (tok_class) of p[0..16). Finding a token is then a ctz on the mask, not a
+ * loop over its bytes whose exit the branch predictor cannot guess (tokens of
+ * prose have any length from 1 to 15). The scalar loops of tok_class do the
+ * last bytes of a text, so nothing is read past its end.
  */
+#if defined(__SSE2__) && !defined(TS_FEATURES_NO_SIMD)
+#include <emmintrin.h>
+#define FEAT_SSE2 1
+
+static inline uint32_t tok_mask16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* Letters: (c | 0x20) - 'a' < 26 (unsigned); digits: c - '0' < 10. */
+    __m128i l = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+    __m128i letter = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(25)), l);
+    __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+    __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    __m128i apos = _mm_cmpeq_epi8(v, _mm_set1_epi8('\''));
+    __m128i m = _mm_or_si128(_mm_or_si128(letter, digit), apos);
+    /* The sign bit: bytes >= 0x80. */
+    return (uint32_t)_mm_movemask_epi8(_mm_or_si128(m, v)) & 0xFFFF;
+}
+
+/* Lowercases 16 bytes (A-Z only) from src into dst. */
+static inline void lowercase16(const unsigned char *src, char *dst)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)src);
+    __m128i u = _mm_sub_epi8(v, _mm_set1_epi8('A'));
+    __m128i upper = _mm_cmpeq_epi8(_mm_min_epu8(u, _mm_set1_epi8(25)), u);
+    _mm_storeu_si128((__m128i *)(void *)dst, _mm_add_epi8(v, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+}
+#endif
+
+/* The next token run [*s, *e) at or after i in p[0..len), before apostrophes
+ * are trimmed. @return 0 when there is none. */
+static inline int next_run(const unsigned char *p, size_t len, size_t i, size_t *s, size_t *e)
+{
+#if defined(FEAT_SSE2)
+    while (len - i >= 16) {
+        uint32_t m = tok_mask16(p + i);
+        if (!m) {
+            i += 16;
+            continue;
+        }
+        uint32_t a = (uint32_t)__builtin_ctz(m);
+        *s = i + a;
+        /* The first byte after a that is not a token byte. */
+        uint32_t z = ~m & (0xFFFFu << a) & 0xFFFF;
+        if (z) {
+            *e = i + __builtin_ctz(z);
+            return 1;
+        }
+        i += 16;
+        while (len - i >= 16) {
+            z = ~tok_mask16(p + i) & 0xFFFF;
+            if (z) {
+                *e = i + __builtin_ctz(z);
+                return 1;
+            }
+            i += 16;
+        }
+        while (i < len && tok_class[p[i]])
+            i++;
+        *e = i;
+        return 1;
+    }
+#endif
+    while (i < len && !tok_class[p[i]])
+        i++;
+    if (i == len)
+        return 0;
+    *s = i;
+    while (i < len && tok_class[p[i]])
+        i++;
+    *e = i;
+    return 1;
+}
+
+/*
+ * The tokeniser, shared by the entry points below through an inline body:
+ * EMIT(bucket, start, end) is called for each n-gram in text order. The text
+ * is either lowercased already (FOLD 0) or not, and then each token is
+ * lowercased as it is hashed (FOLD 1: no copy of the whole document, which
+ * matters for a 200 MB one). Both give the same buckets: the token classes
+ * hold upper and lower case alike.
+ */
+#if defined(FEAT_SSE2)
+/* A token of up to 16 bytes with 16 readable bytes from its start is
+ * lowercased 16 bytes at once (the bytes after it are not hashed). */
+#define TS_FOLD_TOKEN(p, s, hl, len, tok)                                           \
+    do {                                                                            \
+        if ((hl) <= 16 && (len) - (s) >= 16)                                        \
+            lowercase16((p) + (s), (tok));                                          \
+        else                                                                        \
+            lowercase((const char *)(p) + (s), (hl), (tok));                        \
+    } while (0)
+#else
+#define TS_FOLD_TOKEN(p, s, hl, len, tok) lowercase((const char *)(p) + (s), (hl), (tok))
+#endif
+
 #define TS_TOKENISE(cfg, lower, len, FOLD, EMIT)                                    \
     do {                                                                            \
         const unsigned char *p_ = (const unsigned char *)(lower);                   \
+        const size_t n_ = (len);                                                    \
         char tok_[TS_MAX_TOKEN];                                                    \
         (void)tok_;                                                                 \
         const uint32_t mask_ = (cfg)->nbuckets - 1;                                 \
@@ -123,24 +218,21 @@ static inline uint64_t bigram_hash(uint64_t prev, uint64_t cur, uint64_t seed)
         size_t prev_start_ = 0;                                                     \
         (void)prev_start_;                                                          \
         int have_prev_ = 0;                                                         \
-        size_t i_ = 0;                                                              \
-        while (i_ < (len)) {                                                        \
-            while (i_ < (len) && !tok_class[p_[i_]])                                \
-                i_++;                                                               \
-            size_t s_ = i_;                                                         \
-            while (i_ < (len) && tok_class[p_[i_]])                                 \
-                i_++;                                                               \
-            size_t e_ = i_;                                                         \
-            while (s_ < e_ && p_[s_] == '\'')                                       \
-                s_++;                                                               \
-            while (e_ > s_ && p_[e_ - 1] == '\'')                                   \
-                e_--;                                                               \
-            if (s_ == e_)                                                           \
-                continue;                                                           \
+        size_t i_ = 0, s_, e_;                                                      \
+        while (next_run(p_, n_, i_, &s_, &e_)) {                                    \
+            i_ = e_;                                                                \
+            if (p_[s_] == '\'' || p_[e_ - 1] == '\'') {                             \
+                while (s_ < e_ && p_[s_] == '\'')                                   \
+                    s_++;                                                           \
+                while (e_ > s_ && p_[e_ - 1] == '\'')                               \
+                    e_--;                                                           \
+                if (s_ == e_)                                                       \
+                    continue;                                                       \
+            }                                                                       \
             size_t hl_ = e_ - s_ > TS_MAX_TOKEN ? TS_MAX_TOKEN : e_ - s_;           \
             const void *h_ = p_ + s_;                                               \
             if (FOLD) {                                                             \
-                lowercase((const char *)h_, hl_, tok_);                             \
+                TS_FOLD_TOKEN(p_, s_, hl_, n_, tok_);                               \
                 h_ = tok_;                                                          \
             }                                                                       \
             uint64_t u_ = XXH3_64bits_withSeed(h_, hl_, seed_);                     \
