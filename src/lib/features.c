@@ -52,9 +52,11 @@ int ts_features_lexicon(const ts_feat_config *cfg, const int32_t *catmap,
             anch = m->anchored ? m->anchored[k] : 0;
         }
         any |= raw != 0;
-        f[0] = (float)log1p((double)raw);
-        f[1] = (float)log1p((double)anch);
-        f[2] = (float)log1p(raw * per);
+        /* log1p(0) is 0: most windows have no hit, and skipping the calls
+         * there changes no bit. */
+        f[0] = raw ? (float)log1p((double)raw) : 0.0f;
+        f[1] = anch ? (float)log1p((double)anch) : 0.0f;
+        f[2] = raw ? (float)log1p(raw * per) : 0.0f;
     }
     x[TS_LEX_PER_CAT * cfg->ncat] = (float)(log1p((double)words) / 8.0);
     /* Hits of a category the model does not know still count as hits for the

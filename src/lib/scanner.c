@@ -9,6 +9,11 @@
 
 #include "model.h"
 
+#if defined(__SSE2__) && !defined(TS_SCANNER_NO_SIMD)
+#include <emmintrin.h>
+#define SCAN_SSE2 1
+#endif
+
 struct ts_scanner {
     const ts_model *model;          /* may be NULL */
     ts_feat_config cfg;
@@ -29,6 +34,15 @@ struct ts_scanner {
      * the start of every word, and the windows. */
     uint32_t *tok_bucket, *tok_start, *tok_end;
     size_t tok_cap[3];
+    /* Per n-gram of the group: 1 + the index of the previous n-gram with the
+     * same bucket (0: none), and its bucket's weights for both heads, so a
+     * window's distinct buckets and their weights are found in its own
+     * n-grams, without a lookup per bucket per window. */
+    uint32_t *tok_prev;
+    float *tok_w;
+    size_t prev_cap, w_cap;
+    uint64_t *last;                 /* per bucket: link generation << 32 | 1 + its last n-gram in the group */
+    uint32_t lgen;                  /* link generation: one per group */
     uint32_t *word_start;
     size_t word_cap;
     ts_window *win;
@@ -132,6 +146,9 @@ void ts_scanner_free(ts_scanner *s)
     free(s->tok_bucket);
     free(s->tok_start);
     free(s->tok_end);
+    free(s->tok_prev);
+    free(s->tok_w);
+    free(s->last);
     free(s->word_start);
     free(s->win);
     free(s->brk);
@@ -212,7 +229,10 @@ static int normalise_match(ts_scanner *s, const char *text, size_t len, ts_doc_s
 
 
 /* z for both heads of one window: lexicon hits [h0, h1) and n-grams [t0, t1)
- * that lie in [ws, we). */
+ * that lie in [ws, we). An n-gram counts if it lies in the window and no
+ * earlier one of the window has its bucket (the chain of tok_prev), and the
+ * sums run in text order: the same sums, to the bit, as marking each bucket
+ * seen in turn. */
 static void window_margin(ts_scanner *s, const ts_matches *mt, size_t h0, size_t h1, size_t t0,
                           size_t t1, uint32_t ws, uint32_t we, uint32_t words, double z[TS_NHEADS])
 {
@@ -228,30 +248,112 @@ static void window_margin(ts_scanner *s, const ts_matches *mt, size_t h0, size_t
     ts_matches wm = {mt->ncategories, raw, anch, 0, NULL};
     ts_features_lexicon(&s->cfg, s->catmap, &wm, words, s->xlex);
     ts_model_margin(m, s->xlex, NULL, z);
-    uint32_t g = ++s->gen;
-    if (g == 0) {
-        memset(s->seen, 0, (size_t)s->cfg.nbuckets * sizeof *s->seen);
-        g = s->gen = 1;
-    }
-    const float *wb = m->w + (size_t)TS_NHEADS * ts_feat_nlex(&s->cfg);
+    const uint32_t *start = s->tok_start, *end = s->tok_end, *prev = s->tok_prev;
+    const float *tw = s->tok_w;
     double s0 = 0, s1 = 0;
     size_t d = 0;
     for (size_t i = t0; i < t1; i++) {
-        if (s->tok_start[i] < ws || s->tok_end[i] > we)
+        if (start[i] < ws || end[i] > we)
             continue;
-        uint32_t b = s->tok_bucket[i];
-        if (s->seen[b] != g) {
-            s->seen[b] = g;
-            s0 += wb[(size_t)TS_NHEADS * b];
-            s1 += wb[(size_t)TS_NHEADS * b + 1];
-            d++;
-        }
+        /* Earlier n-grams of the bucket inside the window: only one that
+         * starts before ws (a bigram across its start) can be outside it. */
+        uint32_t j = prev[i];
+        while (j > t0 && (start[j - 1] < ws || end[j - 1] > we))
+            j = prev[j - 1];
+        if (j > t0)
+            continue;
+        s0 += tw[2 * i];
+        s1 += tw[2 * i + 1];
+        d++;
     }
     if (d) {
         double k = 1.0 / sqrt((double)d);
         z[0] += s0 * k;
         z[1] += s1 * k;
     }
+}
+
+/* Links each of the group's nt n-grams to the previous one with its bucket
+ * and gathers its weights (one pass over the buckets for all windows). The
+ * buckets are known before they are looked up, so the lookups (in tables of
+ * megabytes: cache misses) are prefetched a few n-grams ahead. */
+#define LINK_AHEAD 12
+static void link_ngrams(ts_scanner *s, size_t nt)
+{
+    uint64_t g = ++s->lgen;
+    if (g > UINT32_MAX - 1 || g == 1) {
+        memset(s->last, 0, (size_t)s->cfg.nbuckets * sizeof *s->last);
+        g = s->lgen = 2;
+    }
+    g <<= 32;
+    const float *wb = s->model->w + (size_t)TS_NHEADS * ts_feat_nlex(&s->cfg);
+    const uint32_t *bucket = s->tok_bucket;
+    uint64_t *last = s->last;
+    uint32_t *prev = s->tok_prev;
+    float *tw = s->tok_w;
+    for (size_t i = 0; i < nt; i++) {
+        if (i + LINK_AHEAD < nt) {
+            uint32_t f = bucket[i + LINK_AHEAD];
+            __builtin_prefetch(&last[f], 1);
+            __builtin_prefetch(&wb[(size_t)TS_NHEADS * f], 0);
+        }
+        uint32_t b = bucket[i];
+        uint64_t l = last[b];
+        prev[i] = (l & ~(uint64_t)UINT32_MAX) == g ? (uint32_t)l : 0;
+        last[b] = g | ((uint64_t)i + 1);
+        tw[2 * i] = wb[(size_t)TS_NHEADS * b];
+        tw[2 * i + 1] = wb[(size_t)TS_NHEADS * b + 1];
+    }
+}
+
+/* Stores the positions just after each of the next n spaces of t[pos..len)
+ * in out. @return how many there were (<= n). */
+static size_t after_spaces(const char *t, size_t pos, size_t len, uint32_t *out, size_t n)
+{
+    size_t k = 0;
+#if defined(SCAN_SSE2)
+    const __m128i sp = _mm_set1_epi8(' ');
+    while (k < n && len - pos >= 16) {
+        uint32_t m = (uint32_t)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(t + pos)), sp));
+        for (; m && k < n; m &= m - 1)
+            out[k++] = (uint32_t)(pos + (size_t)__builtin_ctz(m) + 1);
+        pos += 16;
+    }
+#endif
+    for (; k < n && pos < len; pos++)
+        if (t[pos] == ' ')
+            out[k++] = (uint32_t)pos + 1;
+    return k;
+}
+
+/* @return the spaces in t[a..b). */
+static size_t count_spaces(const char *t, size_t a, size_t b)
+{
+    size_t n = 0;
+#if defined(SCAN_SSE2)
+    const __m128i sp = _mm_set1_epi8(' ');
+    for (; b - a >= 16; a += 16)
+        n += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(t + a)), sp)));
+#endif
+    for (; a < b; a++)
+        n += t[a] == ' ';
+    return n;
+}
+
+/* @return the position just after the n-th space from pos (there are at
+ * least n). */
+static size_t skip_spaces(const char *t, size_t pos, size_t len, size_t n)
+{
+    uint32_t buf[64];
+    while (n) {
+        size_t k = n < 64 ? n : 64;
+        after_spaces(t, pos, len, buf, k);
+        pos = buf[k - 1];
+        n -= k;
+    }
+    return pos;
 }
 
 /* First index in v[0..n) whose value is > x (v non-decreasing). */
@@ -310,11 +412,8 @@ static int plan_windows(ts_scanner *s, uint32_t nw, size_t *count)
         for (size_t b = 0; b <= s->nbrk; b++) {
             uint32_t end = nw;
             if (b < s->nbrk) {
-                const char *q;
-                while (pos <= s->brk[b] && (q = memchr(t + pos, ' ', s->brk[b] + 1 - pos))) {
-                    words++;
-                    pos = (size_t)(q - t) + 1;
-                }
+                if (pos <= s->brk[b])
+                    words += (uint32_t)count_spaces(t, pos, (size_t)s->brk[b] + 1);
                 pos = s->brk[b] + 1;
                 end = words;
             }
@@ -363,30 +462,33 @@ static int score_windows(ts_scanner *s, ts_doc_score *out)
         for (; j < nwin && s->span[j][0] < g0 + WINDOW_GROUP; j++)
             if (s->span[j][1] > gmax)
                 gmax = s->span[j][1];
-        for (; cur_word < g0; cur_word++)
-            cur_pos = (size_t)((const char *)memchr(t + cur_pos, ' ', len - cur_pos) - t) + 1;
+        if (cur_word < g0) {
+            cur_pos = skip_spaces(t, cur_pos, len, g0 - cur_word);
+            cur_word = g0;
+        }
         /* The group's word starts, from g0 to gmax (gmax: one past a
          * virtual space after the last word when it is the text's end). */
         if ((err = grow((void **)&s->word_start, &s->word_cap, (size_t)(gmax - g0) + 1, sizeof *s->word_start)))
             return err;
-        size_t pos = cur_pos;
-        for (uint32_t k = 0; k <= gmax - g0; k++) {
-            if (g0 + k == nw) {
-                s->word_start[k] = (uint32_t)len + 1;
-                break;
-            }
-            s->word_start[k] = (uint32_t)pos;
-            const char *q = memchr(t + pos, ' ', len - pos);
-            pos = q ? (size_t)(q - t) + 1 : len + 1;
-        }
+        /* Word g0 + k (k >= 1) starts after the k-th space from word g0. */
+        s->word_start[0] = (uint32_t)cur_pos;
+        uint32_t inner = (gmax < nw ? gmax : nw - 1) - g0;
+        after_spaces(t, cur_pos, len, s->word_start + 1, inner);
+        if (gmax == nw)
+            s->word_start[nw - g0] = (uint32_t)len + 1;
         size_t b0 = s->word_start[0], b1 = s->word_start[gmax - g0] - 1;
         size_t need = b1 - b0 + 1;   /* n-grams of the group: at most one per byte, plus one */
         if ((err = grow((void **)&s->tok_bucket, &s->tok_cap[0], need, sizeof *s->tok_bucket)) ||
             (err = grow((void **)&s->tok_start, &s->tok_cap[1], need, sizeof *s->tok_start)) ||
-            (err = grow((void **)&s->tok_end, &s->tok_cap[2], need, sizeof *s->tok_end)))
+            (err = grow((void **)&s->tok_end, &s->tok_cap[2], need, sizeof *s->tok_end)) ||
+            (err = grow((void **)&s->tok_prev, &s->prev_cap, need, sizeof *s->tok_prev)) ||
+            (err = grow((void **)&s->tok_w, &s->w_cap, 2 * need, sizeof *s->tok_w)))
             return err;
+        if (!s->last && !(s->last = malloc((size_t)s->cfg.nbuckets * sizeof *s->last)))
+            return TS_E_NOMEM;
         /* Offsets of the group's n-grams are relative to b0. */
         size_t nt = ts_features_tokens(&s->cfg, t + b0, b1 - b0, s->tok_bucket, s->tok_start, s->tok_end);
+        link_ngrams(s, nt);
         for (; i < j; i++) {
             uint32_t a = s->span[i][0], b = s->span[i][1];
             uint32_t ws = s->word_start[a - g0], we = s->word_start[b - g0] - 1;
