@@ -908,6 +908,45 @@ done:
     return rc;
 }
 
+int ts_lexicon_compile_subset(const ts_lexicon *lex, const uint32_t *ids, uint32_t n, hs_database_t **db,
+                              ts_diag *diag)
+{
+    *db = NULL;
+    if (!lex || !lex->compiled || !n)
+        return TS_E_INVALID;
+    const char **exprs = malloc(n * sizeof *exprs);
+    unsigned *flags = malloc(n * sizeof *flags);
+    unsigned *hsid = malloc(n * sizeof *hsid);
+    int rc = TS_OK;
+    if (!exprs || !flags || !hsid) {
+        rc = TS_E_NOMEM;
+        goto done;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        if (ids[k] >= lex->npat) {
+            rc = TS_E_INVALID;
+            goto done;
+        }
+        const ts_lex_pattern *p = &lex->pat[ids[k]];
+        exprs[k] = p->expr;
+        flags[k] = p->flags & TS_PAT_CASED ? 0 : HS_FLAG_CASELESS;
+        hsid[k] = ids[k];
+    }
+    hs_compile_error_t *cerr = NULL;
+    if (hs_compile_multi(exprs, flags, hsid, n, HS_MODE_BLOCK, NULL, db, &cerr) != HS_SUCCESS) {
+        *db = NULL;
+        /* The error names an index into this subset: say the pattern's id. */
+        if (cerr && cerr->expression >= 0 && (uint32_t)cerr->expression < n)
+            cerr->expression = (int)ids[cerr->expression];
+        rc = hs_fail((ts_lexicon *)lex, cerr, 0, diag);
+    }
+done:
+    free(exprs);
+    free(flags);
+    free(hsid);
+    return rc;
+}
+
 int ts_lexicon_compile_spans(const ts_lexicon *clex, ts_diag *diag)
 {
     ts_diag_clear(diag);

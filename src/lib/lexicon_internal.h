@@ -84,4 +84,12 @@ size_t ts_lexicon_db_size(const ts_lexicon *lex, int som);
  * (diag names the pattern's file and line), TS_E_NOMEM. */
 int ts_lexicon_compile_spans(const ts_lexicon *lex, ts_diag *diag);
 
+/* Compiles the patterns ids[0..n) of a compiled lexicon alone into a new
+ * database (end offsets only, match ids the lexicon's pattern ids), as
+ * ts_lexicon_compile would: for measuring what patterns cost (lexicon cost).
+ * The caller frees it with hs_free_database.
+ * @return TS_OK, TS_E_INVALID, TS_E_NOMEM, TS_E_HYPERSCAN (diag says which). */
+int ts_lexicon_compile_subset(const ts_lexicon *lex, const uint32_t *ids, uint32_t n, hs_database_t **db,
+                              ts_diag *diag);
+
 #endif
