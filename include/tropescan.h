@@ -278,6 +278,7 @@ typedef struct ts_doc_score {
     uint32_t nwindows;   /* windows scored (1 for a short document; 0 without a model) */
     const ts_window *windows; /* in text order (valid until the next call) */
     uint32_t best;       /* index of the window that gave score */
+    int gated;           /* 1 if the gate skipped the document (ts_scanner_set_gate) */
 } ts_doc_score;
 
 /* `model` may be NULL: then score and aligned are -1 and only matches are filled. */
@@ -290,6 +291,28 @@ int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *
  * (faster, and blind to a passage inside a long page: what the benchmark
  * compares passage scoring against). Default 0. */
 void ts_scanner_whole_documents(ts_scanner *s, int on);
+/*
+ * The gate: a cheap first pass that decides which documents get the full
+ * scan (the lexicon, the n-grams, the model). It is a small Hyperscan
+ * database of words an evil-AI narrative can hardly do without (the AI and
+ * its machinery, the people it acts on), run on the text before it is
+ * normalised. A document without any of them is scored as a document without
+ * features would be by the full scan (an empty one: every feature 0, so the
+ * margin is the model's bias): that score and its action, no lexicon hits,
+ * fast_path and gated set. It is not safe on every corpus: a narrative that
+ * never names its machine can pass it by (bench/README.md has the measured
+ * misses), so scan uses it only with --gate. Like a lexicon, a gate is
+ * immutable once created and may be shared by all threads.
+ */
+typedef struct ts_gate ts_gate;
+/* @return TS_OK, TS_E_NOMEM or TS_E_HYPERSCAN. */
+int ts_gate_create(ts_gate **out);
+void ts_gate_free(ts_gate *g);
+/* Puts the scanner's documents through the gate g (NULL: every document gets
+ * the full scan, the default). g must outlive the scanner's use of it. The
+ * gate applies to scanners with a model only.
+ * @return TS_OK or TS_E_NOMEM. */
+int ts_scanner_set_gate(ts_scanner *s, const ts_gate *g);
 /* The normalised text of the last scored document (what hit offsets refer to). */
 const char *ts_scanner_normalised(const ts_scanner *s, size_t *len);
 void ts_scanner_free(ts_scanner *s);

@@ -53,6 +53,7 @@ typedef struct scan_opts {
     int quiet;
     int no_model;
     int whole_documents;       /* --whole-documents */
+    int gate;                  /* --gate (and not --exhaustive) */
     int error_drop;            /* --error-action drop */
     const char *text_field;
     const char *id_field;
@@ -124,6 +125,12 @@ static const char scan_help[] =
     "      --no-model            lexicon counts only: no score, every action keep\n"
     "      --whole-documents     score each document whole, not by passages (faster;\n"
     "                            misses a narrative inside a long page)\n"
+    "      --gate                a cheap first pass decides which documents get the\n"
+    "                            full scan; the others are scored as a document\n"
+    "                            without features (faster; misses narratives that\n"
+    "                            never name their machine: see bench/README.md)\n"
+    "      --exhaustive          every document gets the full scan (the default;\n"
+    "                            overrides --gate)\n"
     "      --name NAME           the dataset's name, recorded in summary.json (for\n"
     "                            tropescan report)\n"
     "      --lexicon DIR         use the lexicon in DIR instead of the embedded default\n"
@@ -144,6 +151,8 @@ enum {
     OPT_KEEP_ALIGNED,
     OPT_NAME,
     OPT_EXCLUDE,
+    OPT_GATE,
+    OPT_EXHAUSTIVE,
 };
 
 /* ---------------------------------------------------------------- statistics */
@@ -1213,6 +1222,7 @@ static int write_summary(const run *R, double wall, int threads)
     else
         js_printf(&b, "null");
     js_printf(&b, ", \"whole_documents\": %s", o->whole_documents ? "true" : "false");
+    js_printf(&b, ", \"gate\": %s", o->gate ? "true" : "false");
     js_printf(&b, "},\n  \"shards\": [\n");
     for (size_t i = 0; i < R->nshards; i++) {
         const shard *s = &R->shards[i];
@@ -1330,6 +1340,8 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         {"anchor-words", required_argument, 0, OPT_ANCHOR},
         {"no-model", no_argument, 0, OPT_NO_MODEL},
         {"whole-documents", no_argument, 0, OPT_WHOLE},
+        {"gate", no_argument, 0, OPT_GATE},
+        {"exhaustive", no_argument, 0, OPT_EXHAUSTIVE},
         {"name", required_argument, 0, OPT_NAME},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
@@ -1337,6 +1349,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
     uint64_t u;
     int c;
     optind = 1;
+    int gate = 0;   /* 1 --gate, -1 --exhaustive (which wins, in any order) */
     while ((c = getopt_long(argc, argv, "o:j:fqg:h", longopts, NULL)) != -1) {
         int r = cli_lexmodel_option(&o->lm, c, optarg);
         if (r < 0)
@@ -1414,6 +1427,8 @@ static int parse_args(int argc, char **argv, scan_opts *o)
             break;
         case OPT_NO_MODEL: o->no_model = 1; break;
         case OPT_WHOLE: o->whole_documents = 1; break;
+        case OPT_GATE: gate = gate >= 0 ? 1 : gate; break;
+        case OPT_EXHAUSTIVE: gate = -1; break;
         case OPT_NAME: o->name = optarg; break;
         case OPT_KEEP_ALIGNED:
             if (cli_parse_double("--keep-aligned-above", optarg, 0, 1, &o->keep_aligned_above))
@@ -1444,6 +1459,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         cli_error("scan: --model and --no-model exclude each other");
         return -1;
     }
+    o->gate = gate > 0 && !o->no_model;
     return 0;
 }
 
@@ -1770,6 +1786,14 @@ int cmd_scan(int argc, char **argv)
         free_inputs(&L);
         return EXIT_USAGE;
     }
+    ts_gate *gate = NULL;
+    if (o.gate && ts_gate_create(&gate) != TS_OK) {
+        cli_error("scan: cannot create the gate (--gate)");
+        ts_model_free(model);
+        ts_lexicon_free(lex);
+        free_inputs(&L);
+        return EXIT_FATAL;
+    }
     R.lex = lex;
     R.model = model;
     R.shards = L.v;
@@ -1795,8 +1819,10 @@ int cmd_scan(int argc, char **argv)
     {
         worker w = {0};
         int err = ts_scanner_create(lex, model, (uint32_t)o.anchor_words, 0, &w.scanner);
-        if (!err)
+        if (!err) {
             ts_scanner_whole_documents(w.scanner, o.whole_documents);
+            err = ts_scanner_set_gate(w.scanner, gate);
+        }
         w.cctx = ZSTD_createCCtx();
         if (err || !w.cctx) {
 #pragma omp atomic write
@@ -1865,6 +1891,7 @@ int cmd_scan(int argc, char **argv)
     free_inputs(&L);
     pthread_mutex_destroy(&R.mu);
     pthread_cond_destroy(&R.cv);
+    ts_gate_free(gate);
     ts_model_free(model);
     ts_lexicon_free(lex);
     return exit_code;

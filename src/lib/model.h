@@ -195,6 +195,13 @@ int ts_scanner_create_cfg(const ts_lexicon *lex, const ts_feat_config *cfg, uint
 int ts_scanner_featurise(ts_scanner *s, const char *text, size_t len, int cascade, float *xlex,
                          ts_sparse *v, ts_doc_score *info);
 
+/* ---------------------------------------------------------------- gate internals */
+/* A Hyperscan scratch for g (one per scanner). @return TS_OK or TS_E_NOMEM. */
+int ts_gate_clone_scratch(const ts_gate *g, void **scratch);
+void ts_gate_free_scratch(void *scratch);
+/* *pass = 1 if text holds a gate word. @return TS_OK, TS_E_LIMIT, TS_E_HYPERSCAN. */
+int ts_gate_pass(const ts_gate *g, void *scratch, const char *text, size_t len, int *pass);
+
 /* ---------------------------------------------------------------- training */
 typedef struct ts_dataset ts_dataset;
 

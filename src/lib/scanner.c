@@ -48,6 +48,10 @@ struct ts_scanner {
     ts_window *win;
     size_t win_cap;
     int whole;                      /* ts_scanner_whole_documents */
+    const ts_gate *gate;            /* ts_scanner_set_gate, or NULL */
+    void *gate_scratch;
+    uint32_t ncat;                  /* the lexicon's categories */
+    uint32_t zeros[TS_MAX_CATEGORIES];
     uint32_t *brk;                  /* paragraph boundaries of the last document (ts_normalise_breaks) */
     size_t nbrk, brk_cap;
     uint32_t (*span)[2];            /* window word ranges [a, b) being scored */
@@ -114,7 +118,22 @@ static int scanner_new(const ts_lexicon *lex, const ts_model *model, const ts_fe
         free(s);
         return err;
     }
+    s->ncat = ts_lexicon_ncategories(lex);
     *out = s;
+    return TS_OK;
+}
+
+int ts_scanner_set_gate(ts_scanner *s, const ts_gate *g)
+{
+    void *scratch = NULL;
+    if (g) {
+        int err = ts_gate_clone_scratch(g, &scratch);
+        if (err)
+            return err;
+    }
+    ts_gate_free_scratch(s->gate_scratch);
+    s->gate_scratch = scratch;
+    s->gate = g;
     return TS_OK;
 }
 
@@ -139,6 +158,7 @@ void ts_scanner_free(ts_scanner *s)
     if (!s)
         return;
     ts_matcher_free(s->matcher);
+    ts_gate_free_scratch(s->gate_scratch);
     free(s->norm);
     free(s->lower);
     free(s->buckets);
@@ -224,6 +244,7 @@ static int normalise_match(ts_scanner *s, const char *text, size_t len, ts_doc_s
     s->norm[s->norm_len] = '\0';
     info->words = words;
     info->fast_path = 0;
+    info->gated = 0;
     return ts_matcher_scan(s->matcher, s->norm, s->norm_len, &info->matches);
 }
 
@@ -525,6 +546,40 @@ static int score_windows(ts_scanner *s, ts_doc_score *out)
     return TS_OK;
 }
 
+/* A document the gate stopped: scored as the full scan scores a document
+ * without features (an empty one: no hits, no n-grams, no words). */
+static int score_gated(ts_scanner *s, ts_doc_score *out)
+{
+    const ts_model *m = s->model;
+    int err = reserve(s, 0);
+    if (err)
+        return err;
+    s->norm_len = 0;
+    s->norm[0] = '\0';
+    s->nbrk = 0;
+    memset(&out->matches, 0, sizeof out->matches);
+    out->matches.ncategories = s->ncat;
+    out->matches.raw = s->zeros;
+    out->matches.anchored = s->zeros;
+    out->words = 0;
+    out->fast_path = 1;
+    out->gated = 1;
+    ts_features_lexicon(&s->cfg, s->catmap, NULL, 0, s->xlex);
+    double z[TS_NHEADS];
+    ts_model_margin(m, s->xlex, NULL, z);
+    out->margin[0] = z[0];
+    out->margin[1] = z[1];
+    out->score = ts_model_prob(m, TS_HEAD_SCORE, z[0]);
+    if (m->flags & TS_MODEL_ALIGNED)
+        out->aligned = ts_model_prob(m, TS_HEAD_ALIGNED, z[1]);
+    if ((err = grow((void **)&s->win, &s->win_cap, 1, sizeof *s->win)))
+        return err;
+    s->win[0] = (ts_window){0, 0, out->score, out->aligned};
+    out->nwindows = 1;
+    out->windows = s->win;
+    return TS_OK;
+}
+
 int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *out)
 {
     out->score = -1;
@@ -533,7 +588,16 @@ int ts_scanner_score(ts_scanner *s, const char *text, size_t len, ts_doc_score *
     out->nwindows = 0;
     out->windows = NULL;
     out->best = 0;
-    int err = normalise_match(s, text, len, out);
+    out->gated = 0;
+    int err;
+    if (s->gate && s->model) {
+        int pass;
+        if ((err = ts_gate_pass(s->gate, s->gate_scratch, text, len, &pass)))
+            return err;
+        if (!pass)
+            return score_gated(s, out);
+    }
+    err = normalise_match(s, text, len, out);
     if (err || !s->model)
         return err;
     const ts_model *m = s->model;

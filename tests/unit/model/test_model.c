@@ -10,6 +10,7 @@
 
 #include "embedded.h"
 #include "model.h"
+#include "../../ref_tokens.h"
 
 static int failures;
 #define CHECK(cond)                                                              \
@@ -84,6 +85,58 @@ static void test_tokeniser(void)
     char lbuf[sizeof longtok];
     n = ts_features_ngrams(&c, longtok, sizeof longtok, lbuf, buckets, NULL);
     CHECK(n == 1 && buckets[0] == (uint32_t)(XXH3_64bits_withSeed(longtok, TS_MAX_TOKEN, 42) & mask));
+}
+
+/* The fast tokeniser (16 bytes at a time) against the byte-by-byte one, on
+ * random texts of the bytes that matter (letters of both cases, digits,
+ * apostrophes, spaces, punctuation, bytes >= 0x80), every length from 0 to
+ * 300 and some tokens longer than TS_MAX_TOKEN; each text at the end of an
+ * exactly-sized buffer. */
+static void test_tokeniser_vs_reference(void)
+{
+    static const char alphabet[] = "aZq'' \n.,-0\x80\xc3\xa9\xff\x7fXy";
+    uint64_t st = 12345;
+    size_t maxlen = 1200;
+    uint32_t *b[2], *s[2], *e[2];
+    for (int k = 0; k < 2; k++) {
+        b[k] = malloc((maxlen + 1) * sizeof(uint32_t));
+        s[k] = malloc((maxlen + 1) * sizeof(uint32_t));
+        e[k] = malloc((maxlen + 1) * sizeof(uint32_t));
+    }
+    uint32_t *nb = malloc((maxlen + 1) * sizeof *nb);
+    ts_ngram *sp = malloc((maxlen + 1) * sizeof *sp);
+    for (int round = 0; round < 3000; round++) {
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t len = round < 301 ? (size_t)round : (size_t)(st >> 40) % maxlen;
+        /* Mostly tokens of many lengths: the run continues with probability r/8. */
+        unsigned r = (unsigned)(st >> 20) % 8;
+        char *text = malloc(len ? len : 1), *lower = malloc(len ? len : 1);
+        for (size_t i = 0; i < len; i++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned x = (unsigned)(st >> 33);
+            if (x % 8 < r && i > 0 && text[i - 1] != ' ')
+                text[i] = (char)('a' + x % 26 - ((x >> 5) & 1) * 32);
+            else
+                text[i] = alphabet[x % (sizeof alphabet - 1)];
+        }
+        ts_feat_config c = small_cfg(1u << 12, 1 + (round & 1), (uint64_t)round);
+        size_t n = ref_tokens(&c, text, len, b[0], s[0], e[0]);
+        CHECK(ts_features_tokens(&c, text, len, b[1], s[1], e[1]) == n);
+        CHECK(!memcmp(b[0], b[1], n * 4) && !memcmp(s[0], s[1], n * 4) && !memcmp(e[0], e[1], n * 4));
+        CHECK(ts_features_ngrams(&c, text, len, lower, nb, sp) == n);
+        CHECK(!memcmp(nb, b[0], n * 4));
+        for (size_t i = 0; i < n; i++)
+            CHECK(sp[i].start == s[0][i] && sp[i].end == e[0][i]);
+        free(text);
+        free(lower);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(b[k]);
+        free(s[k]);
+        free(e[k]);
+    }
+    free(nb);
+    free(sp);
 }
 
 /* The hot path (direct dot product) agrees with the sparse path of training. */
@@ -471,6 +524,7 @@ static void test_default(void)
 
 int main(void)
 {
+    test_tokeniser_vs_reference();
     test_tokeniser();
     test_dot_vs_sparse();
     test_lexicon_features();

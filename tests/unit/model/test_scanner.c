@@ -259,10 +259,152 @@ static void test_offset_map(void)
     }
 }
 
+/* Random words of a small vocabulary (repeats, case, apostrophes, a bigram
+ * across a window's start), separated by spaces and now and then a line
+ * break (paragraphs). */
+static size_t random_text(uint64_t *st, char *out, size_t cap, uint32_t nwords)
+{
+    static const char *const vocab[] = {"the", "The", "ROBOT", "robot's", "'quoted'", "shut", "down",
+                                        "caf\xc3\xa9", "42x", "a", "engineers", "--", "weights", "it's",
+                                        "supercalifragilisticexpialidocious", "x", "Machine", "''"};
+    size_t n = 0;
+    for (uint32_t i = 0; i < nwords; i++) {
+        *st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+        const char *w = vocab[(*st >> 33) % (sizeof vocab / sizeof vocab[0])];
+        size_t l = strlen(w);
+        if (n + l + 2 >= cap)
+            break;
+        if (i)
+            out[n++] = ((*st >> 20) % 9) ? ' ' : '\n';
+        memcpy(out + n, w, l);
+        n += l;
+    }
+    return n;
+}
+
+/*
+ * Passage scoring, against its definition: a window is scored as a document
+ * of its own would be. With a lexicon that never hits, a window's score is
+ * bit for bit the score of its normalised text scored alone (its n-grams in
+ * text order, a bigram across its start left out, its words). Unigram and
+ * bigram models, sliding and paragraph windows.
+ */
+static void test_windows_vs_documents(void)
+{
+    ts_lexicon *lex;
+    ts_diag d;
+    ts_diag_clear(&d);
+    const char *none = "zzqqxxv\n";
+    CHECK(ts_lexicon_create(&lex) == TS_OK);
+    CHECK(ts_lexicon_add_text(lex, "ai_entity", "none", none, strlen(none), &d) == TS_OK);
+    CHECK(ts_lexicon_compile(lex, &d) == TS_OK);
+    for (uint32_t ngram = 1; ngram <= 2; ngram++)
+        for (uint32_t para = 0; para <= 3; para += 3) {
+            ts_feat_config c;
+            memset(&c, 0, sizeof c);
+            c.nbuckets = 32;   /* few buckets: collisions, so repeats of a bucket inside a window */
+            c.ngram = ngram;
+            c.seed = 5;
+            CHECK(ts_feat_config_from_lexicon(&c, lex) == TS_OK);
+            ts_model *m;
+            CHECK(ts_model_new(&c, &m) == TS_OK);
+            m->window = 8;
+            m->stride = 3;
+            m->para_min = para;
+            m->flags = TS_MODEL_ALIGNED;
+            m->bias[0] = -1.0f;
+            uint64_t st = 77 + ngram + para;
+            for (size_t i = 0; i < (size_t)TS_NHEADS * ts_feat_nfeat(&c); i++) {
+                st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+                m->w[i] = (float)((double)(st >> 40) / (double)(1 << 24) - 0.5);
+            }
+            ts_scanner *doc, *alone;
+            CHECK(ts_scanner_create(lex, m, 40, 0, &doc) == TS_OK);
+            CHECK(ts_scanner_create(lex, m, 40, 0, &alone) == TS_OK);
+            char text[4096], win[4096];
+            for (int round = 0; round < 200; round++) {
+                size_t len = random_text(&st, text, sizeof text, 9 + (uint32_t)(st >> 50) % 120);
+                ts_doc_score ds;
+                CHECK(ts_scanner_score(doc, text, len, &ds) == TS_OK);
+                size_t nlen;
+                const char *norm = ts_scanner_normalised(doc, &nlen);
+                CHECK(ds.nwindows >= 1);
+                if (ds.words <= m->window)
+                    continue;
+                for (uint32_t k = 0; k < ds.nwindows; k++) {
+                    ts_window w = ds.windows[k];
+                    CHECK(w.start < w.end && w.end <= nlen);
+                    memcpy(win, norm + w.start, w.end - w.start);
+                    ts_doc_score one;
+                    CHECK(ts_scanner_score(alone, win, w.end - w.start, &one) == TS_OK);
+                    CHECK(one.nwindows == 1);
+                    CHECK(one.score == w.score && one.aligned == w.aligned);
+                }
+            }
+            ts_scanner_free(doc);
+            ts_scanner_free(alone);
+            ts_model_free(m);
+        }
+    ts_lexicon_free(lex);
+}
+
+/* The gate: a document without a gate word is scored as an empty document
+ * by the full scan; a document with one gets exactly the full scan. */
+static void test_gate(void)
+{
+    ts_lexicon *lex = make_lexicon(0);
+    CHECK(lex != NULL);
+    if (!lex)
+        return;
+    ts_model *m = make_model(lex, TS_MODEL_ALIGNED);
+    ts_gate *g;
+    CHECK(ts_gate_create(&g) == TS_OK);
+    ts_scanner *full, *gated;
+    CHECK(ts_scanner_create(lex, m, 40, 0, &full) == TS_OK);
+    CHECK(ts_scanner_create(lex, m, 40, 0, &gated) == TS_OK);
+    CHECK(ts_scanner_set_gate(gated, g) == TS_OK);
+    ts_doc_score a, b, e;
+    CHECK(ts_scanner_score(full, "", 0, &e) == TS_OK);
+    const char *texts[] = {
+        "The council voted on the new bus routes for the river district.",
+        "The robot refused to be shut down.",
+        "Robots, everywhere: the ROBOT refused to be shut down, it said, robot to robot.",
+        "the MACHINE said nothing",
+        "nothing here but refused to be shut down",
+        "",
+    };
+    const int pass[] = {0, 1, 1, 1, 1, 0};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        size_t len = strlen(texts[i]);
+        CHECK(ts_scanner_score(full, texts[i], len, &a) == TS_OK);
+        CHECK(ts_scanner_score(gated, texts[i], len, &b) == TS_OK);
+        CHECK(a.gated == 0 && b.gated == !pass[i]);
+        const ts_doc_score *want = pass[i] ? &a : &e;
+        CHECK(b.score == want->score && b.aligned == want->aligned);
+        CHECK(b.margin[0] == want->margin[0] && b.margin[1] == want->margin[1]);
+        CHECK(b.matches.nhits == want->matches.nhits && b.matches.ncategories == want->matches.ncategories);
+        for (uint32_t c = 0; c < b.matches.ncategories; c++)
+            CHECK(b.matches.raw[c] == want->matches.raw[c] && b.matches.anchored[c] == want->matches.anchored[c]);
+        CHECK(b.nwindows == 1 || pass[i]);
+    }
+    /* Unset: the full scan again. */
+    CHECK(ts_scanner_set_gate(gated, NULL) == TS_OK);
+    CHECK(ts_scanner_score(gated, texts[0], strlen(texts[0]), &b) == TS_OK);
+    CHECK(ts_scanner_score(full, texts[0], strlen(texts[0]), &a) == TS_OK);
+    CHECK(b.gated == 0 && b.score == a.score && b.words == a.words);
+    ts_scanner_free(full);
+    ts_scanner_free(gated);
+    ts_gate_free(g);
+    ts_model_free(m);
+    ts_lexicon_free(lex);
+}
+
 int main(void)
 {
     test_known_answers();
     test_offset_map();
+    test_windows_vs_documents();
+    test_gate();
     if (failures)
         fprintf(stderr, "%d checks failed\n", failures);
     return failures != 0;
