@@ -128,6 +128,10 @@ def main():
     ap.add_argument("--root", default=".")
     ap.add_argument("--command-line", default="")
     ap.add_argument("--tiny", action="store_true", help="figures only prove the tools run")
+    ap.add_argument("--ref-tropescan", help="another tropescan binary (e.g. a build of main) timed "
+                    "side by side with --tropescan: rows 'reference tropescan ...'")
+    ap.add_argument("--gate", action="store_true", help="also time tropescan scan -j N --gate")
+    ap.add_argument("--only", help="comma-separated command keys to time (e.g. zstd1,zstdN,ts1,tsN)")
     args = ap.parse_args()
 
     # Before the rounds: the commit and versions of what is being measured.
@@ -197,7 +201,22 @@ def main():
             A(Cmd("ts_gz", f"tropescan scan -j {N}, gzip",
                   f"{t} scan {args.ts_args} -j {N} --force --quiet -o {so('gz')} {gzp}", G, "gzip shard", N,
                   rss=True, group="gzip"))
-    if os.path.exists(big):
+    if args.tropescan and args.gate:
+        A(Cmd("tsN_gate", f"tropescan scan -j {N} --gate",
+              f"{t} scan {args.ts_args} -j {N} --gate --force --quiet -o {so('G')} {zfiles}",
+              D, "zst shards", N, rss=True))
+    if args.ref_tropescan:
+        r = q(args.ref_tropescan)
+        so = lambda tag: q(os.path.join(args.data, "scan-" + tag))
+        A(Cmd("ref_ts1", "reference tropescan scan -j 1",
+              f"{r} scan {args.ts_args} -j 1 --force --quiet -o {so('ref1')} {zfiles}", D, "zst shards", 1, rss=True))
+        A(Cmd("ref_tsN", f"reference tropescan scan -j {N}",
+              f"{r} scan {args.ts_args} -j {N} --force --quiet -o {so('refN')} {zfiles}", D, "zst shards", N,
+              rss=True))
+    if args.only:
+        keep = set(args.only.split(","))
+        cmds[:] = [c for c in cmds if c.key in keep]
+    if os.path.exists(big) and not args.only:
         A(Cmd("big_zstd", "zstd -dc, single large shard", f"zstd -dcq {q(big)} > /dev/null", D,
               "single shard", 1, group="big"))
         if args.tropescan:
@@ -275,6 +294,9 @@ def main():
         check("tropescan / fastText, per thread",
               stats["tsN"]["mb_s_per_thread"] / stats["fasttext"]["mb_s_per_thread"], 10)
     check(f"tropescan -j{N} / -j1", ratio("tsN", "ts1"), 0.9 * N)
+    if "ref_tsN" in by:
+        check(f"tropescan -j{N} / reference -j{N}", ratio("tsN", "ref_tsN"), 1.0)
+        check("tropescan -j1 / reference -j1", ratio("ts1", "ref_ts1"), 1.0)
     check(f"tropescan -j{N} / -j1, single large shard", ratio("big_tsN", "big_ts1"), 0.9 * N)
     for k in ("tsN", "ts_one", "big_tsN"):
         if stats.get(k):

@@ -3,6 +3,7 @@
 #
 #   bench/run.sh [--tiny] [--rounds N] [--size-mb MB] [--shards N] [--gzip-mb MB]
 #                [--threads N] [--data DIR] [--lexicon DIR] [--no-build] [--no-tropescan]
+#                [--ref-tropescan BIN] [--gate]
 #
 # Builds tropescan (meson release build in bench/out/build), installs missing
 # tools with apt-get when run as root, generates the corpus (cached between
@@ -15,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out="$here/out"
-rounds=5 size_mb=2048 shards=8 gzip_mb=256 tiny=0 build=1 use_ts=1 data="" lexdir=""
+rounds=5 size_mb=2048 shards=8 gzip_mb=256 tiny=0 build=1 use_ts=1 data="" lexdir="" ref_ts="" gate=0
 threads=$(nproc)
 cmdline="bench/run.sh $*"
 
@@ -32,7 +33,9 @@ while [ $# -gt 0 ]; do
         --lexicon) lexdir=${2:?}; shift ;;
         --no-build) build=0 ;;
         --no-tropescan) use_ts=0 ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --ref-tropescan) ref_ts=${2:?}; shift ;;
+        --gate) gate=1 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
     shift
@@ -136,6 +139,9 @@ tsargs=()
 [ -n "$ts" ] && tsargs=(--tropescan "$ts")
 # A lexicon given with --lexicon replaces the default in tropescan too.
 [ -n "$ts" ] && [ -n "$lexdir" ] && tsargs+=(--ts-args "--lexicon $lexdir")
+# Another build (e.g. of main) side by side, and the gated scan.
+[ -n "$ts" ] && [ -n "$ref_ts" ] && tsargs+=(--ref-tropescan "$ref_ts")
+[ -n "$ts" ] && [ "$gate" = 1 ] && tsargs+=(--gate)
 
 results="$out/results.json"
 [ "$tiny" = 1 ] && results="$out/results-tiny.json"
