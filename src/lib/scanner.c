@@ -41,8 +41,8 @@ struct ts_scanner {
     uint32_t *tok_prev;
     float *tok_w;
     size_t prev_cap, w_cap;
-    uint64_t *last;                 /* per bucket: link generation << 32 | 1 + its last n-gram in the group */
-    uint32_t lgen;                  /* link generation: one per group */
+    uint64_t *link;                 /* link_ngrams' table: (1 + bucket) << 32 | 1 + its last n-gram */
+    size_t link_cap;
     uint32_t *word_start;
     size_t word_cap;
     ts_window *win;
@@ -168,7 +168,7 @@ void ts_scanner_free(ts_scanner *s)
     free(s->tok_end);
     free(s->tok_prev);
     free(s->tok_w);
-    free(s->last);
+    free(s->link);
     free(s->word_start);
     free(s->win);
     free(s->brk);
@@ -296,35 +296,40 @@ static void window_margin(ts_scanner *s, const ts_matches *mt, size_t h0, size_t
 
 /* Links each of the group's nt n-grams to the previous one with its bucket
  * and gathers its weights (one pass over the buckets for all windows). The
- * buckets are known before they are looked up, so the lookups (in tables of
- * megabytes: cache misses) are prefetched a few n-grams ahead. */
+ * last n-gram of each bucket is kept in a hash table of the group's own size
+ * (open addressing on the bucket's low bits: a bucket is a hash already), so
+ * it stays in cache, where a table over all buckets would miss; the weight
+ * loads are prefetched a few n-grams ahead. */
 #define LINK_AHEAD 12
-static void link_ngrams(ts_scanner *s, size_t nt)
+static int link_ngrams(ts_scanner *s, size_t nt)
 {
-    uint64_t g = ++s->lgen;
-    if (g > UINT32_MAX - 1 || g == 1) {
-        memset(s->last, 0, (size_t)s->cfg.nbuckets * sizeof *s->last);
-        g = s->lgen = 2;
-    }
-    g <<= 32;
+    size_t size = 64;
+    while (size < 2 * nt)
+        size *= 2;
+    int err = grow((void **)&s->link, &s->link_cap, size, sizeof *s->link);
+    if (err)
+        return err;
+    uint64_t *ht = s->link;
+    memset(ht, 0, size * sizeof *ht);
+    const size_t mask = size - 1;
     const float *wb = s->model->w + (size_t)TS_NHEADS * ts_feat_nlex(&s->cfg);
     const uint32_t *bucket = s->tok_bucket;
-    uint64_t *last = s->last;
     uint32_t *prev = s->tok_prev;
     float *tw = s->tok_w;
     for (size_t i = 0; i < nt; i++) {
-        if (i + LINK_AHEAD < nt) {
-            uint32_t f = bucket[i + LINK_AHEAD];
-            __builtin_prefetch(&last[f], 1);
-            __builtin_prefetch(&wb[(size_t)TS_NHEADS * f], 0);
-        }
+        if (i + LINK_AHEAD < nt)
+            __builtin_prefetch(&wb[(size_t)TS_NHEADS * bucket[i + LINK_AHEAD]], 0);
         uint32_t b = bucket[i];
-        uint64_t l = last[b];
-        prev[i] = (l & ~(uint64_t)UINT32_MAX) == g ? (uint32_t)l : 0;
-        last[b] = g | ((uint64_t)i + 1);
+        uint64_t key = ((uint64_t)b + 1) << 32;
+        size_t h = b & mask;
+        while (ht[h] && (ht[h] & ~(uint64_t)UINT32_MAX) != key)
+            h = (h + 1) & mask;
+        prev[i] = (uint32_t)ht[h];   /* 0 when the slot is empty */
+        ht[h] = key | ((uint64_t)i + 1);
         tw[2 * i] = wb[(size_t)TS_NHEADS * b];
         tw[2 * i + 1] = wb[(size_t)TS_NHEADS * b + 1];
     }
+    return TS_OK;
 }
 
 /* Stores the positions just after each of the next n spaces of t[pos..len)
@@ -505,11 +510,10 @@ static int score_windows(ts_scanner *s, ts_doc_score *out)
             (err = grow((void **)&s->tok_prev, &s->prev_cap, need, sizeof *s->tok_prev)) ||
             (err = grow((void **)&s->tok_w, &s->w_cap, 2 * need, sizeof *s->tok_w)))
             return err;
-        if (!s->last && !(s->last = malloc((size_t)s->cfg.nbuckets * sizeof *s->last)))
-            return TS_E_NOMEM;
         /* Offsets of the group's n-grams are relative to b0. */
         size_t nt = ts_features_tokens(&s->cfg, t + b0, b1 - b0, s->tok_bucket, s->tok_start, s->tok_end);
-        link_ngrams(s, nt);
+        if ((err = link_ngrams(s, nt)))
+            return err;
         for (; i < j; i++) {
             uint32_t a = s->span[i][0], b = s->span[i][1];
             uint32_t ws = s->word_start[a - g0], we = s->word_start[b - g0] - 1;
