@@ -132,10 +132,16 @@ static double logloss(double z, int y)
     return t > 0 ? t + log1p(exp(-t)) : log1p(exp(t));
 }
 
+/* An example's sparse entries; NULL when it has none (a dataset of examples
+ * without n-grams has no arrays, and NULL + 0 is undefined). */
+static const uint32_t *ex_idx(const ts_dataset *d, const example *e) { return e->n ? d->idx + e->off : NULL; }
+static const float *ex_val(const ts_dataset *d, const example *e) { return e->n ? d->val + e->off : NULL; }
+
 /* Margins of both heads for example i (lexicon part + sparse part). */
 static void margin(const ts_model *m, const ts_dataset *d, size_t i, double z[TS_NHEADS])
 {
-    ts_sparse v = {d->ex[i].n, d->ex[i].n, d->idx + d->ex[i].off, d->val + d->ex[i].off};
+    const example *e = &d->ex[i];
+    ts_sparse v = {e->n, e->n, e->n ? d->idx + e->off : NULL, e->n ? d->val + e->off : NULL};
     ts_model_margin(m, d->lex + i * d->nlex, &v, z);
 }
 
@@ -252,8 +258,8 @@ static void adagrad_step(ts_model *m, const ts_dataset *d, size_t i, int h, doub
     const double eps = 1e-8;
     const example *e = &d->ex[i];
     const float *xl = d->lex + i * d->nlex;
-    const uint32_t *idx = d->idx + e->off;
-    const float *val = d->val + e->off;
+    const uint32_t *idx = ex_idx(d, e);
+    const float *val = ex_val(d, e);
     float *wb = m->w + (size_t)TS_NHEADS * d->nlex;
     double *Gb = G + (size_t)TS_NHEADS * d->nlex;
     for (uint32_t f = 0; f < d->nlex; f++) {
@@ -282,8 +288,8 @@ static void sgd_step(ts_model *m, const ts_dataset *d, size_t i, int h, double g
 {
     const example *e = &d->ex[i];
     const float *xl = d->lex + i * d->nlex;
-    const uint32_t *idx = d->idx + e->off;
-    const float *val = d->val + e->off;
+    const uint32_t *idx = ex_idx(d, e);
+    const float *val = ex_val(d, e);
     float *wb = m->w + (size_t)TS_NHEADS * d->nlex;
     *scale *= 1.0 - eta * l2;
     double u = eta * g / *scale;
