@@ -206,8 +206,6 @@ static void print_json(const char *name, const head_report *r)
     printf("]}");
 }
 
-static int action(double p, const double thr[2]) { return p >= thr[0] ? 2 : p >= thr[1] ? 1 : 0; }
-
 int cmd_eval(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -272,12 +270,20 @@ int cmd_eval(int argc, char **argv)
     size_t fpcap = 0;
     if (cli_load_lexicon(&lm, &lex) || cli_load_model(&lm, lex, &model))
         goto done;
-    double policy[TS_POLICY_N];
-    ts_model_policy(model, policy);
-    if (thr[0] < 0)
-        thr[0] = policy[1] > 0 ? policy[1] : 0.8;
-    if (thr[1] < 0)
-        thr[1] = policy[0] > 0 ? policy[0] : 0.5;
+    /* The policy scan applies (src/lib/policy.c), with the model's own
+     * thresholds where not given here. */
+    ts_policy pol;
+    ts_policy_default(&pol);
+    pol.drop_above = thr[0];
+    pol.downweight_above = thr[1];
+    if (ts_policy_resolve(&pol, model) != TS_OK) {
+        cli_error("eval: the downweight threshold (%g) must not exceed the drop threshold (%g)",
+                  pol.downweight_above, pol.drop_above);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    thr[0] = pol.drop_above;
+    thr[1] = pol.downweight_above;
     if ((err = ts_scanner_create(lex, model, TS_DEFAULT_ANCHOR_WORDS, 0, &sc))) {
         cli_error("%s", ts_strerror(err));
         goto done;
@@ -330,11 +336,20 @@ int cmd_eval(int argc, char **argv)
                 ts_model_margin(model, xlex, &v, zf);
                 ts_model_margin(model, xlex, NULL, zl);
                 nfast++;
+                /* The decision (both heads, as scan decides) with one head's
+                 * fast-path probability in place of its full one. */
+                int has_al = ts_model_has_aligned(model);
+                double pf[TS_NHEADS], pl[TS_NHEADS], wt;
                 for (int h = 0; h < TS_NHEADS; h++) {
-                    if (h == 1 && !ts_model_has_aligned(model))
+                    pf[h] = h == 1 && !has_al ? -1 : ts_model_prob(model, h, zf[h]);
+                    pl[h] = h == 1 && !has_al ? -1 : ts_model_prob(model, h, zl[h]);
+                }
+                for (int h = 0; h < TS_NHEADS; h++) {
+                    if (h == 1 && !has_al)
                         continue;
-                    changed[h] += action(ts_model_prob(model, h, zf[h]), thr) !=
-                                  action(ts_model_prob(model, h, zl[h]), thr);
+                    ts_action full = ts_policy_decide(&pol, pf[0], pf[1], &wt);
+                    ts_action fast = ts_policy_decide(&pol, h == 0 ? pl[0] : pf[0], h == 1 ? pl[1] : pf[1], &wt);
+                    changed[h] += full != fast;
                     fast_pos[h] += y == h + 1;
                 }
             }
