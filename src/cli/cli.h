@@ -14,11 +14,11 @@
 #define TS_CLI_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tropescan.h"
-#include "json.h"
 #include "buf.h"
 
 enum { EXIT_OK = 0, EXIT_INPUT_FAILED = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
@@ -162,7 +162,10 @@ typedef struct cli_inputs {
 int cli_collect_inputs(int argc, char **argv, int first, const cli_input_opts *o, cli_inputs *L);
 void cli_inputs_free(cli_inputs *L);
 
-/* Appends s to b as a JSON string: quoted, with json_string_escape's escapes. */
+/* Appends s to b as a JSON string (the library's encoder, stats.c: jansson
+ * after a UTF-8 repair, so the output is valid UTF-8 whatever s holds). */
 void cli_json_str(ts_buf *b, const char *s);
+/* The same, len bytes of s, printed to f. */
+void cli_json_print(FILE *f, const char *s, size_t len);
 
 #endif /* TS_CLI_H */

@@ -80,20 +80,7 @@ static int cmp_span_text(const ts_occurrence *p, const ts_occurrence *q)
     return (lp > lq) - (lp < lq);
 }
 
-static void json_str(const char *s, size_t len)
-{
-    putchar('"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
+static void json_str(const char *s, size_t len) { cli_json_print(stdout, s, len); }
 
 /* The normalised text with hits marked; overlapping hits merge into one mark. */
 static void print_marked(explainer *e, const char *text, size_t len, const ts_matches *mt)

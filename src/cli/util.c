@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "model.h"
+#include "stats.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -290,14 +291,13 @@ int cli_training_overlap(const ts_model *m, const char *text, size_t len, char *
     return 0;
 }
 
-void cli_json_str(ts_buf *b, const char *s)
+void cli_json_str(ts_buf *b, const char *s) { ts_json_put_string(b, s, strlen(s)); }
+
+void cli_json_print(FILE *f, const char *s, size_t len)
 {
-    size_t n = strlen(s);
-    char *p = ts_buf_reserve(b, 6 * n + 2);
-    if (!p)
-        return;
-    *p++ = '"';
-    size_t k = json_string_escape(s, n, p);
-    p[k] = '"';
-    b->len += k + 2;
+    ts_buf b = {0};
+    ts_json_put_string(&b, s, len);
+    if (b.len)
+        fwrite(b.data, 1, b.len, f);
+    ts_buf_free(&b);
 }

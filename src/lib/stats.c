@@ -88,7 +88,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return k;
 }
 
-char *ts_utf8_repair(const char *s, size_t len)
+char *ts_utf8_repair(const char *s, size_t len, size_t *out_len)
 {
     char *out = malloc(2 * len + 1);
     if (!out)
@@ -108,13 +108,16 @@ char *ts_utf8_repair(const char *s, size_t len)
         }
     }
     out[n] = '\0';
+    if (out_len)
+        *out_len = n;
     return out;
 }
 
 void ts_json_put_string(ts_buf *b, const char *s, size_t len)
 {
-    char *u = ts_utf8_repair(s, len);
-    json_t *j = u ? json_string(u) : NULL;
+    size_t n = 0;
+    char *u = ts_utf8_repair(s, len, &n);
+    json_t *j = u ? json_stringn(u, n) : NULL;
     char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
     if (text)
         ts_buf_puts(b, text);

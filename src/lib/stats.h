@@ -55,7 +55,7 @@ ts_summary *ts_summary_new(void);
  * is not part of valid UTF-8 is taken as Latin-1 (so a Latin-1 file name
  * reads as itself). */
 void ts_json_put_string(ts_buf *b, const char *s, size_t len);
-/* A copy of s as valid UTF-8 (as above). */
-char *ts_utf8_repair(const char *s, size_t len);
+/* A copy of s as valid UTF-8 (as above), NUL-terminated; *out_len its length. */
+char *ts_utf8_repair(const char *s, size_t len, size_t *out_len);
 
 #endif
