@@ -477,9 +477,8 @@ int cmd_scan(int argc, char **argv)
     g_ntmps = n + 1;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    disp.t0 = disp.last = now_seconds();
-    disp.last = 0;
     double t0 = now_seconds();
+    disp.t0 = t0;
     err = ts_run_execute(R, &diag);
     double wall = now_seconds() - t0;
     if (progress) {

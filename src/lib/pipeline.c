@@ -426,6 +426,8 @@ static void shard_finish(ts_run *R, shard *s)
         }
         s->out = NULL;
     }
+    if (shard_no_documents(s))
+        no_documents_text(s, s->fail_msg, sizeof s->fail_msg);
     pthread_mutex_lock(&R->mu);
     R->progress.inputs_done++;
     pthread_mutex_unlock(&R->mu);
@@ -758,8 +760,6 @@ int ts_run_input(const ts_run *r, size_t i, ts_input_result *out)
     out->name = s->name;
     out->status = s->out_failed ? TS_INPUT_OUTPUT_FAILED : s->failed ? TS_INPUT_FAILED
                 : shard_no_documents(s) ? TS_INPUT_NO_DOCUMENTS : TS_INPUT_OK;
-    if (out->status == TS_INPUT_NO_DOCUMENTS)
-        no_documents_text(s, ((shard *)s)->fail_msg, sizeof s->fail_msg);
     out->message = out->status ? s->fail_msg : NULL;
     out->manifest_done = s->manifest_done;
     out->format = s->format;
