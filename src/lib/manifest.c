@@ -331,6 +331,14 @@ static int parse_line(ts_manifest_reader *r, const char *line, size_t len, uint6
     for (int k = 0; k < NKEYS; k++)
         if (k != K_ERROR && f[k].kind == JSON_MISSING)
             return fail(r, diag, TS_E_FORMAT, offset, "not a manifest line: no \"%s\"", key_names[k]);
+    /* The keys in the contract's order (a writer of ours never reorders them). */
+    for (int k = 1, prev = 0; k < NKEYS; k++) {
+        if (f[k].kind == JSON_MISSING)
+            continue;
+        if (f[k].raw <= f[prev].raw)
+            return fail(r, diag, TS_E_FORMAT, offset, "not a manifest line: \"%s\" out of order", key_names[k]);
+        prev = k;
+    }
     memset(out, 0, sizeof *out);
     const char *bad = NULL;
     uint64_t fp = 0;

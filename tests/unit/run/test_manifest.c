@@ -82,6 +82,7 @@ int main(void)
         {"\"status\":\"error\"", "\"status\":\"bad\""},
         {",\"spans\":[]", ""},
         {"\"score\":null", "\"score\":2"},
+        {"{\"line\":1,\"offset\":0,", "{\"offset\":0,\"line\":1,"}, /* keys out of order */
     };
     for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
         char *at = strstr(plain, edits[e].from);
