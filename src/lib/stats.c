@@ -259,11 +259,11 @@ int ts_summary_dump(const ts_summary *s, char **text, size_t *len)
     for (size_t i = 0; i < s->nshards; i++) {
         const ts_summary_shard *sh = &s->shards[i];
         put(&b, "    {\n      \"input\": ");
-        put_str(&b, sh->input);
+        put_str_or_null(&b, sh->input);
         put(&b, ",\n      \"manifest\": ");
         put_str_or_null(&b, sh->manifest);
         put(&b, ",\n      \"status\": ");
-        put_str(&b, sh->status);
+        put_str(&b, sh->status ? sh->status : "ok");
         put(&b, ",\n");
         if (sh->error) {
             put(&b, "      \"error\": ");
@@ -271,7 +271,7 @@ int ts_summary_dump(const ts_summary *s, char **text, size_t *len)
             put(&b, ",\n");
         }
         put(&b, "      \"format\": ");
-        put_str(&b, sh->format);
+        put_str(&b, sh->format ? sh->format : "plain");
         put(&b, ",\n      \"bytes_in\": %" PRIu64 ",\n      \"bytes_decompressed\": %" PRIu64 ",\n", sh->bytes_in,
             sh->bytes_decompressed);
         put_stats(&b, "      ", s, &sh->stats);
@@ -372,8 +372,8 @@ typedef struct parse_ctx {
 static int bad(parse_ctx *p, const char *what)
 {
     if (p->diag)
-        snprintf(p->diag->message, sizeof p->diag->message, "not a valid tropescan summary: %s%s%s", p->where,
-                 p->where[0] ? ": " : "", what);
+        snprintf(p->diag->message, sizeof p->diag->message, "not a valid tropescan summary: %s%s%s missing or malformed",
+                 p->where, p->where[0] ? ": " : "", what);
     return TS_E_FORMAT;
 }
 
@@ -407,6 +407,32 @@ static int get_str(json_t *obj, const char *key, int nullable, char **out)
     return (*out = strdup(json_string_value(v))) ? 0 : -1;
 }
 
+/* Optional fields (added by later versions): absent gives the default. */
+static int opt_u64(json_t *obj, const char *key, uint64_t def, uint64_t *out)
+{
+    if (!json_object_get(obj, key)) {
+        *out = def;
+        return 0;
+    }
+    return get_u64(obj, key, out);
+}
+
+static int opt_num(json_t *obj, const char *key, double def, double *out)
+{
+    if (!json_object_get(obj, key)) {
+        *out = def;
+        return 0;
+    }
+    return get_num(obj, key, out);
+}
+
+static int opt_str(json_t *obj, const char *key, const char *def, char **out)
+{
+    if (!json_object_get(obj, key))
+        return def && !(*out = strdup(def)) ? -1 : 0;
+    return get_str(obj, key, 1, out);
+}
+
 static int get_sum_e6(json_t *obj, const char *key, uint64_t *out)
 {
     double v;
@@ -432,9 +458,11 @@ static int get_hist(json_t *obj, const char *key, uint64_t *hist)
 
 /* The categories: defined by the first trope_documents read (the lexicon's
  * order); every other count object must name only these. */
-static int get_cats(parse_ctx *p, json_t *obj, const char *key, uint64_t *counts, int define)
+static int get_cats(parse_ctx *p, json_t *obj, const char *key, uint64_t *counts, int define, uint64_t *listed)
 {
     json_t *o = json_object_get(obj, key);
+    if (!o && !define && !listed)
+        return 0; /* optional */
     if (!json_is_object(o))
         return -1;
     const char *name;
@@ -452,19 +480,24 @@ static int get_cats(parse_ctx *p, json_t *obj, const char *key, uint64_t *counts
             c = (int)p->s->ncats++;
         }
         counts[c] = (uint64_t)json_integer_value(v);
+        if (listed)
+            *listed |= (uint64_t)1 << c;
     }
     return 0;
 }
 
-static int parse_stats(parse_ctx *p, json_t *o, ts_stats *st, int define_cats)
+/* One count object (a shard's or the total). Fields that older versions did
+ * not write are optional: fast_path, errors_by_kind, trope_hits, and the
+ * sums (all or none; *has_sums says which). */
+static int parse_stats(parse_ctx *p, json_t *o, ts_stats *st, int define_cats, uint64_t *listed, int *has_sums)
 {
     uint64_t nerr;
     if (get_u64(o, "documents", &st->docs) || get_u64(o, "ok", &st->ok) || get_u64(o, "text_bytes", &st->text_bytes) ||
-        get_u64(o, "fast_path", &st->fast_path) || get_u64(o, "errors", &nerr))
+        opt_u64(o, "fast_path", 0, &st->fast_path) || get_u64(o, "errors", &nerr))
         return bad(p, "the document counts");
     json_t *ek = json_object_get(o, "errors_by_kind"), *v;
     const char *name;
-    if (!json_is_object(ek))
+    if (ek && !json_is_object(ek))
         return bad(p, "errors_by_kind");
     json_object_foreach(ek, name, v) {
         int k = 1;
@@ -475,63 +508,80 @@ static int parse_stats(parse_ctx *p, json_t *o, ts_stats *st, int define_cats)
         st->errors[k] = (uint64_t)json_integer_value(v);
     }
     json_t *act = json_object_get(o, "actions");
-    if (!json_is_object(act) || json_object_size(act) != TS_NACTIONS)
+    if (!json_is_object(act))
         return bad(p, "actions");
     for (int a = 0; a < TS_NACTIONS; a++)
         if (get_u64(act, ts_action_name((ts_action)a), &st->actions[a]))
             return bad(p, "actions");
-    if (get_cats(p, o, "trope_documents", st->trope_docs, define_cats) ||
-        get_cats(p, o, "trope_hits", st->trope_hits, 0) || get_cats(p, o, "anchored_documents", st->anchored_docs, 0))
+    if (get_cats(p, o, "trope_documents", st->trope_docs, define_cats, NULL) ||
+        get_cats(p, o, "anchored_documents", st->anchored_docs, define_cats, listed ? listed : &(uint64_t){0}) ||
+        get_cats(p, o, "trope_hits", st->trope_hits, 0, NULL))
         return bad(p, "trope_documents, trope_hits or anchored_documents (unknown or too many categories)");
     if (get_hist(o, "score_histogram", st->score_hist) || get_hist(o, "aligned_histogram", st->aligned_hist))
         return bad(p, "score_histogram or aligned_histogram (20 counts)");
     json_t *at = json_object_get(o, "score_at_or_above");
-    if (get_u64(o, "scored", &st->scored) || get_sum_e6(o, "score_sum", &st->score_sum_e6) ||
-        get_u64(o, "aligned_scored", &st->aligned_scored) || get_sum_e6(o, "aligned_sum", &st->aligned_sum_e6) ||
-        !json_is_object(at) || get_u64(at, "downweight_above", &st->score_at_downweight) ||
-        get_u64(at, "drop_above", &st->score_at_drop))
+    int sums = json_object_get(o, "scored") != NULL;
+    if (sums && (get_u64(o, "scored", &st->scored) || get_sum_e6(o, "score_sum", &st->score_sum_e6) ||
+                 get_u64(o, "aligned_scored", &st->aligned_scored) ||
+                 get_sum_e6(o, "aligned_sum", &st->aligned_sum_e6) || !json_is_object(at) ||
+                 get_u64(at, "downweight_above", &st->score_at_downweight) ||
+                 opt_u64(at, "drop_above", 0, &st->score_at_drop)))
         return bad(p, "scored, score_sum, aligned_scored, aligned_sum or score_at_or_above");
+    if (has_sums)
+        *has_sums = sums;
     /* Counts that contradict each other: a damaged or edited summary. */
     uint64_t nact = 0, nh = 0, nah = 0;
     for (int a = 0; a < TS_NACTIONS; a++)
         nact += st->actions[a];
     for (int i = 0; i < TS_HIST_BINS; i++)
         nh += st->score_hist[i], nah += st->aligned_hist[i];
-    int ok = nerr == ts_stats_errors(st) && nact == st->docs && st->ok + nerr == st->docs && nh == st->scored &&
-             nah == st->aligned_scored && st->scored <= st->ok && st->aligned_scored <= st->ok &&
-             st->score_at_drop <= st->score_at_downweight && st->score_at_downweight <= st->scored &&
-             st->score_sum_e6 <= st->scored * 1000000 && st->aligned_sum_e6 <= st->aligned_scored * 1000000 &&
-             st->fast_path <= st->ok;
+    int ok = (!ek || nerr == ts_stats_errors(st)) && nact == st->docs && st->ok + nerr == st->docs && nh <= st->ok &&
+             nah <= st->ok && st->fast_path <= st->ok;
+    if (ok && sums)
+        ok = nh == st->scored && nah == st->aligned_scored && st->score_at_drop <= st->score_at_downweight &&
+             st->score_at_downweight <= st->scored && st->score_sum_e6 <= st->scored * 1000000 &&
+             st->aligned_sum_e6 <= st->aligned_scored * 1000000;
     for (uint32_t c = 0; c < p->s->ncats && ok; c++)
         ok = st->trope_docs[c] <= st->ok && st->anchored_docs[c] <= st->trope_docs[c] &&
-             st->trope_docs[c] <= st->trope_hits[c];
-    return ok ? TS_OK : bad(p, "its counts contradict each other");
+             (!json_object_get(o, "trope_hits") || st->trope_docs[c] <= st->trope_hits[c]);
+    if (!ok && p->diag)
+        snprintf(p->diag->message, sizeof p->diag->message,
+                 "its counts contradict each other (actions, ok and errors, histograms and scored, or tropes): "
+                 "a damaged or edited summary");
+    return ok ? TS_OK : TS_E_FORMAT;
 }
 
 static int parse_root(parse_ctx *p, json_t *root)
 {
     ts_summary *s = p->s;
     json_t *tool = json_object_get(root, "tool");
-    if (!json_is_object(root) || !json_is_string(tool) || strcmp(json_string_value(tool), "tropescan"))
-        return bad(p, "no \"tool\": \"tropescan\"");
+    if (!json_is_object(root) || !json_is_string(tool) || strcmp(json_string_value(tool), "tropescan")) {
+        if (p->diag)
+            snprintf(p->diag->message, sizeof p->diag->message, "not a tropescan summary (no \"tool\": \"tropescan\")");
+        return TS_E_FORMAT;
+    }
     free(s->version);
-    if (get_str(root, "version", 0, &s->version) || get_str(root, "name", 1, &s->name) ||
+    s->version = NULL;
+    if (get_str(root, "version", 0, &s->version) || get_str(root, "name", 2, &s->name) ||
         get_str(root, "lexicon_id", 0, &s->lexicon_id) || get_str(root, "model_id", 1, &s->model_id))
-        return bad(p, "version, name, lexicon_id or model_id");
+        return bad(p, "version, lexicon_id or model_id");
     snprintf(p->where, sizeof p->where, "options");
     json_t *o = json_object_get(root, "options");
     json_t *up = json_object_get(o, "upweight_above"), *ka = json_object_get(o, "keep_aligned_above");
     json_t *wd = json_object_get(o, "whole_documents"), *la = json_object_get(o, "lexicon_add");
     if (!json_is_object(o) || get_str(o, "text_field", 0, &s->text_field) || get_str(o, "id_field", 0, &s->id_field) ||
         get_num(o, "drop_above", &s->drop_above) || get_num(o, "downweight_above", &s->downweight_above) ||
-        get_num(o, "downweight_factor", &s->downweight_factor) || get_num(o, "upweight_factor", &s->upweight_factor) ||
-        !(json_is_null(up) || json_is_number(up)) || !(json_is_null(ka) || json_is_number(ka)) ||
-        get_str(o, "error_action", 0, &s->error_action) || get_u64(o, "max_doc_bytes", &s->max_doc_bytes) ||
-        get_u64(o, "anchor_words", &s->anchor_words) || get_str(o, "lexicon", 1, &s->lexicon) ||
-        get_str(o, "model", 1, &s->model) || !json_is_boolean(wd) || !json_is_array(la))
+        opt_num(o, "downweight_factor", TS_DEFAULT_DOWNWEIGHT_FACTOR, &s->downweight_factor) ||
+        opt_num(o, "upweight_factor", TS_DEFAULT_UPWEIGHT_FACTOR, &s->upweight_factor) ||
+        (up && !(json_is_null(up) || json_is_number(up))) || (ka && !(json_is_null(ka) || json_is_number(ka))) ||
+        opt_str(o, "error_action", "keep", &s->error_action) ||
+        opt_u64(o, "max_doc_bytes", TS_DEFAULT_MAX_DOC_BYTES, &s->max_doc_bytes) ||
+        opt_u64(o, "anchor_words", TS_DEFAULT_ANCHOR_WORDS, &s->anchor_words) || opt_str(o, "lexicon", NULL, &s->lexicon) ||
+        opt_str(o, "model", NULL, &s->model) || (wd && !json_is_boolean(wd)) || (la && !json_is_array(la)) ||
+        !s->error_action)
         return bad(p, "a field is missing or of the wrong type");
-    s->upweight_above = json_is_null(up) ? TS_POLICY_OFF : json_number_value(up);
-    s->keep_aligned_above = json_is_null(ka) ? TS_POLICY_OFF : json_number_value(ka);
+    s->upweight_above = json_is_number(up) ? json_number_value(up) : TS_POLICY_OFF;
+    s->keep_aligned_above = json_is_number(ka) ? json_number_value(ka) : TS_POLICY_OFF;
     s->whole_documents = json_is_true(wd);
     if (json_array_size(la) && !(s->lexicon_add = calloc(json_array_size(la), sizeof *s->lexicon_add)))
         return TS_E_NOMEM;
@@ -545,34 +595,47 @@ static int parse_root(parse_ctx *p, json_t *root)
     json_t *t = json_object_get(root, "total");
     if (!json_is_object(t) || get_u64(t, "shards", &s->total.shards) ||
         get_u64(t, "failed_shards", &s->total.failed_shards) ||
-        get_u64(t, "no_documents_shards", &s->total.no_documents_shards) || get_u64(t, "bytes_in", &s->total.bytes_in) ||
-        get_u64(t, "bytes_decompressed", &s->total.bytes_decompressed))
+        opt_u64(t, "no_documents_shards", 0, &s->total.no_documents_shards) ||
+        get_u64(t, "bytes_in", &s->total.bytes_in) || get_u64(t, "bytes_decompressed", &s->total.bytes_decompressed))
         return bad(p, "the shard and byte counts");
-    int err = parse_stats(p, t, &s->total.stats, 1);
+    int err = parse_stats(p, t, &s->total.stats, 1, &s->anchored_listed, &s->has_sums);
     if (err)
         return err;
+    if (s->total.failed_shards > s->total.shards)
+        return bad(p, "more failed shards than shards");
     snprintf(p->where, sizeof p->where, "shards");
     json_t *shards = json_object_get(root, "shards");
-    if (!json_is_array(shards) || json_array_size(shards) != s->total.shards)
-        return bad(p, "not an array of total.shards shards");
+    if (!json_is_array(shards))
+        return bad(p, "shards");
     size_t n = json_array_size(shards);
     if (n && !(s->shards = calloc(n, sizeof *s->shards)))
         return TS_E_NOMEM;
     ts_summary_counts sum = {0};
+    s->shards_counted = 1;
     for (size_t i = 0; i < n; i++) {
         json_t *o2 = json_array_get(shards, i);
         ts_summary_shard *sh = &s->shards[i];
         s->nshards++;
         snprintf(p->where, sizeof p->where, "shard %zu", i + 1);
-        if (!json_is_object(o2) || get_str(o2, "input", 0, &sh->input) || get_str(o2, "manifest", 1, &sh->manifest) ||
-            get_str(o2, "status", 0, &sh->status) || get_str(o2, "error", 2, &sh->error) ||
-            get_str(o2, "format", 0, &sh->format) || get_u64(o2, "bytes_in", &sh->bytes_in) ||
-            get_u64(o2, "bytes_decompressed", &sh->bytes_decompressed))
-            return bad(p, "input, manifest, status, error, format or byte counts");
+        if (!json_is_object(o2))
+            return bad(p, "not an object");
+        /* input and manifest: strings, else unknown (NULL) */
+        json_t *in = json_object_get(o2, "input"), *man = json_object_get(o2, "manifest");
+        if ((json_is_string(in) && !(sh->input = strdup(json_string_value(in)))) ||
+            (json_is_string(man) && !(sh->manifest = strdup(json_string_value(man)))))
+            return TS_E_NOMEM;
+        if (!json_object_get(o2, "documents")) {
+            s->shards_counted = 0; /* a list of shards only */
+            continue;
+        }
+        if (opt_str(o2, "status", "ok", &sh->status) || get_str(o2, "error", 2, &sh->error) ||
+            opt_str(o2, "format", "plain", &sh->format) || get_u64(o2, "bytes_in", &sh->bytes_in) ||
+            get_u64(o2, "bytes_decompressed", &sh->bytes_decompressed) || !sh->status || !sh->format)
+            return bad(p, "status, error, format or byte counts");
         int failed = !strcmp(sh->status, "failed"), nodocs = !strcmp(sh->status, "no_documents");
         if (!failed && !nodocs && strcmp(sh->status, "ok"))
             return bad(p, "status is not ok, failed or no_documents");
-        if ((err = parse_stats(p, o2, &sh->stats, 0)))
+        if ((err = parse_stats(p, o2, &sh->stats, 0, NULL, NULL)))
             return err;
         ts_stats_add(&sum.stats, &sh->stats);
         sum.failed_shards += failed;
@@ -582,13 +645,14 @@ static int parse_root(parse_ctx *p, json_t *root)
     }
     p->where[0] = '\0';
     sum.shards = n;
-    if (memcmp(&sum, &s->total, sizeof sum))
+    if (s->shards_counted && memcmp(&sum, &s->total, sizeof sum))
         return bad(p, "the totals are not the sums of the shards");
     json_t *run = json_object_get(root, "run");
     json_t *th = json_object_get(run, "threads");
-    if (!json_is_object(run) || !json_is_integer(th) || get_num(run, "wall_seconds", &s->wall_seconds))
-        return bad(p, "run");
-    s->threads = (int)json_integer_value(th);
+    if (json_is_object(run) && json_is_integer(th))
+        s->threads = (int)json_integer_value(th);
+    if (json_is_object(run) && get_num(run, "wall_seconds", &s->wall_seconds))
+        s->wall_seconds = 0;
     return TS_OK;
 }
 
@@ -691,8 +755,10 @@ int ts_summary_merge(const ts_summary *const *in, size_t n, ts_summary **out, ts
     ts_diag_clear(diag);
     if (n == 0)
         return TS_E_INVALID;
-    for (size_t i = 1; i < n; i++) {
-        const char *what = differs(in[0], in[i]);
+    for (size_t i = 0; i < n; i++) {
+        const char *what = i ? differs(in[0], in[i]) : NULL;
+        if (!what && !in[i]->shards_counted)
+            what = "its shards' counts (a summary that lists its shards only)";
         if (what) {
             if (diag)
                 snprintf(diag->message, sizeof diag->message,
@@ -709,7 +775,7 @@ int ts_summary_merge(const ts_summary *const *in, size_t n, ts_summary **out, ts
         for (size_t a = 0; a < in[i]->nshards; a++)
             for (size_t j = i; j < n; j++)
                 for (size_t b = j == i ? a + 1 : 0; b < in[j]->nshards; b++)
-                    if (!strcmp(in[i]->shards[a].input, in[j]->shards[b].input) &&
+                    if (str_eq(in[i]->shards[a].input, in[j]->shards[b].input) &&
                         str_eq(in[i]->shards[a].manifest, in[j]->shards[b].manifest)) {
                         if (diag)
                             snprintf(diag->message, sizeof diag->message,

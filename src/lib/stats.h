@@ -41,6 +41,9 @@ struct ts_summary {
     /* the lexicon's categories, in order; anchored_documents leaves out ai_entity */
     uint32_t ncats;
     char *cats[TS_MAX_CATEGORIES];
+    uint64_t anchored_listed;  /* bit c: category c is in total.anchored_documents */
+    int has_sums;           /* scored, score_sum, ... present (summaries since tropescan report) */
+    int shards_counted;     /* every shard carries its counts (not only input and manifest) */
     ts_summary_shard *shards;
     size_t nshards;
     ts_summary_counts total;
