@@ -575,8 +575,10 @@ int ts_run_prepare(ts_run *r, int *stale, ts_diag *diag);
 /* The temporary name of input i's manifest, or (i == ninputs) of the
  * summary: what a signal handler removes. Valid after ts_run_prepare. */
 const char *ts_run_tmp_path(const ts_run *r, size_t i);
-/* Runs. @return TS_OK when every input was processed (some may have failed:
- * see ts_run_input), TS_E_NOMEM (nothing kept), TS_E_CANCELLED. */
+/* Runs (once per run). @return TS_OK when every input was processed (some
+ * may have failed: see ts_run_input), TS_E_NOMEM (no temporary kept),
+ * TS_E_CANCELLED (manifests already complete stay), TS_E_INVALID (not
+ * prepared, or executed before). */
 int ts_run_execute(ts_run *r, ts_diag *diag);
 
 enum {

@@ -99,6 +99,7 @@ struct ts_run {
     char *summary_path;
     char *summary_tmp;
     int prepared;
+    int executed;               /* a run executes once */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -721,10 +722,11 @@ static void *run_threads(void *arg)
 int ts_run_execute(ts_run *R, ts_diag *diag)
 {
     ts_diag_clear(diag);
-    if (!R->prepared) {
-        diag_msg(diag, "ts_run_prepare first");
+    if (!R->prepared || R->executed) {
+        diag_msg(diag, R->executed ? "a run executes once" : "ts_run_prepare first");
         return TS_E_INVALID;
     }
+    R->executed = 1;
     pthread_t t;
     void *setup_failed = NULL;
     if (pthread_create(&t, NULL, run_threads, R) != 0) {

@@ -184,6 +184,7 @@ int main(void)
     CHECK(run_with(lex, &step, 1, out1, paths, NIN, &r1, NULL) == TS_OK);
     CHECK(run_with(lex, &step, 8, out8, paths, NIN, &r8, NULL) == TS_OK);
     CHECK(ctr.workers == 9);
+    CHECK(ts_run_execute(r1, NULL) == TS_E_INVALID); /* once */
     for (int i = 0; i < NIN; i++) {
         char p1[700], p8[700];
         snprintf(p1, sizeof p1, "%s/in%d.manifest.jsonl.zst", out1, i);
