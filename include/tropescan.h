@@ -51,6 +51,7 @@ enum {
     TS_E_MISMATCH = -10,   /* model and lexicon do not belong together */
     TS_E_DECOMPRESS = -11, /* compressed input is corrupt */
     TS_E_LIMIT = -12,      /* an explicit limit was hit (size, depth, count) */
+    TS_E_CANCELLED = -13,  /* the caller's cancellation flag was set */
 };
 
 /* @return a static, human-readable text for a TS_E_* code. */
@@ -316,6 +317,461 @@ int ts_scanner_set_gate(ts_scanner *s, const ts_gate *g);
 /* The normalised text of the last scored document (what hit offsets refer to). */
 const char *ts_scanner_normalised(const ts_scanner *s, size_t *len);
 void ts_scanner_free(ts_scanner *s);
+
+/* ---------------------------------------------------------------- policy */
+/*
+ * The policy turns a document's scores into an action and a training weight.
+ * One function decides for every command (scan writes it into manifests, eval
+ * measures it), so they cannot disagree.
+ */
+typedef enum ts_action {
+    TS_ACTION_KEEP = 0,
+    TS_ACTION_DOWNWEIGHT = 1,
+    TS_ACTION_DROP = 2,
+    TS_ACTION_UPWEIGHT = 3,
+} ts_action;
+#define TS_NACTIONS 4
+
+/* @return "keep", "downweight", "drop" or "upweight". */
+const char *ts_action_name(ts_action a);
+
+#define TS_DEFAULT_DROP_ABOVE 0.8
+#define TS_DEFAULT_DOWNWEIGHT_ABOVE 0.5
+#define TS_DEFAULT_DOWNWEIGHT_FACTOR 0.25
+#define TS_DEFAULT_UPWEIGHT_FACTOR 2.0
+/* A threshold above 1 is never reached: the branch is off. */
+#define TS_POLICY_OFF 2.0
+
+typedef struct ts_policy {
+    double drop_above;          /* drop when score >= it */
+    double downweight_above;    /* downweight when score >= it */
+    double downweight_factor;   /* the weight of a downweighted document */
+    double upweight_above;      /* upweight when aligned >= it (> 1: never) */
+    double upweight_factor;     /* the weight of an upweighted document */
+    double keep_aligned_above;  /* never downweight when aligned >= it (> 1: off) */
+} ts_policy;
+
+/* Fills p with the defaults: the four thresholds unset (-1, see
+ * ts_policy_resolve), the factors TS_DEFAULT_DOWNWEIGHT_FACTOR and
+ * TS_DEFAULT_UPWEIGHT_FACTOR. */
+void ts_policy_default(ts_policy *p);
+
+/* Sets every unset (negative) threshold: the model's own policy
+ * (ts_model_policy) where it has one, else drop 0.8, downweight 0.5,
+ * upweight and keep-aligned off. model may be NULL.
+ * @return TS_OK, or TS_E_INVALID when downweight_above > drop_above. */
+int ts_policy_resolve(ts_policy *p, const ts_model *model);
+
+/*
+ * Decides. score and aligned are probabilities, or negative when absent (no
+ * model, or no aligned head). The aligned head can overrule the score head:
+ *   drop        score >= drop_above, unless aligned >= upweight_above;
+ *   downweight  score >= downweight_above, unless aligned >= keep_aligned_above;
+ *   upweight    aligned >= upweight_above (and neither of the above);
+ *   keep        otherwise.
+ * *weight receives 0, downweight_factor, upweight_factor or 1.
+ */
+ts_action ts_policy_decide(const ts_policy *p, double score, double aligned, double *weight);
+
+/* ---------------------------------------------------------------- documents */
+/*
+ * The one document reader. A JSONL line becomes a document (its id and
+ * decoded text) or an error of one of these kinds, the same in every
+ * command. The kinds' names are stable: they appear in manifests and
+ * summaries.
+ */
+enum {
+    TS_DOC_OK = 0,
+    TS_DOC_EMPTY_LINE = 1,      /* nothing but spaces, tabs and a CR */
+    TS_DOC_INVALID_JSON = 2,    /* not one valid JSON object (detail: why and where) */
+    TS_DOC_MISSING_TEXT = 3,    /* no text field */
+    TS_DOC_TEXT_NOT_STRING = 4, /* the text field is not a string */
+    TS_DOC_INVALID_TEXT = 5,    /* the text does not decode (a lone surrogate) */
+    TS_DOC_TOO_LONG = 6,        /* the line exceeds max_doc_bytes */
+    TS_DOC_TRUNCATED_INPUT = 7, /* the input was cut (corrupt, truncated) inside this line */
+    TS_DOC_SCAN_FAILED = 8,     /* scoring failed (out of memory, Hyperscan) */
+    TS_DOC_NKINDS = 9
+};
+/* @return "empty_line", "invalid_json", ..., or "ok" for TS_DOC_OK. */
+const char *ts_doc_error_name(int kind);
+
+typedef enum ts_field_kind {
+    TS_FIELD_MISSING = 0,   /* absent */
+    TS_FIELD_STRING = 1,    /* raw is the body between the quotes, still escaped */
+    TS_FIELD_NUMBER = 2,    /* raw is the literal */
+    TS_FIELD_OTHER = 3,     /* true, false, null, an object or an array, as written */
+} ts_field_kind;
+
+typedef struct ts_field {
+    ts_field_kind kind;
+    const char *raw;
+    size_t len;
+    int has_escapes;        /* strings: the body holds a backslash */
+} ts_field;
+
+#define TS_DOC_MAX_EXTRA 4
+#define TS_DEFAULT_MAX_DOC_BYTES (16u << 20)
+
+typedef struct ts_doc {
+    uint64_t line;          /* 1-based line number */
+    uint64_t offset;        /* byte offset of the line in the decompressed input */
+    int error;              /* TS_DOC_OK, or a TS_DOC_* kind */
+    const char *detail;     /* for some errors: what and where, else NULL */
+    const char *text;       /* TS_DOC_OK: the decoded text (valid until the next call) */
+    size_t len;
+    ts_field id;            /* the id field, raw */
+    ts_field extra[TS_DOC_MAX_EXTRA]; /* the extra fields asked for, raw */
+} ts_doc;
+
+/* Decodes a string or number field into buf (NUL-terminated, cut to cap - 1
+ * bytes); other kinds give "". @return 0, or -1 if the field is missing or
+ * does not decode. */
+int ts_field_string(const ts_field *f, char *buf, size_t cap);
+
+typedef struct ts_docs_settings {
+    const char *text_field;     /* dotted path (default "text") */
+    const char *id_field;       /* dotted path (default "id"), or NULL */
+    const char *extra[TS_DOC_MAX_EXTRA]; /* more dotted paths, returned raw */
+    size_t nextra;
+    uint64_t max_doc_bytes;     /* longer lines are TS_DOC_TOO_LONG (default 16 MiB) */
+    uint64_t max_plain_bytes;   /* ts_docs_slurp's limit (default: max_doc_bytes) */
+    size_t chunk_size;          /* bytes read at a time (default 1 MiB); never changes the answers */
+} ts_docs_settings;
+
+void ts_docs_settings_default(ts_docs_settings *s);
+
+/* A line parser: the per-line half of the reader, for callers that cut
+ * lines themselves (the pipeline). One per thread. */
+typedef struct ts_doc_parser ts_doc_parser;
+/* @return TS_OK, TS_E_INVALID (a bad field path), TS_E_NOMEM. */
+int ts_doc_parser_create(const ts_docs_settings *s, ts_doc_parser **out);
+/* Parses one line (without its '\n'; a trailing CR is allowed) into out.
+ * @return TS_OK (out->error says whether it is a document), TS_E_NOMEM. */
+int ts_doc_parse(ts_doc_parser *p, const char *line, size_t len, ts_doc *out);
+void ts_doc_parser_free(ts_doc_parser *p);
+
+/* The iterator over one input's documents. */
+typedef struct ts_docs ts_docs;
+/* Opens path ("-": standard input). @return TS_OK, TS_E_IO (diag), TS_E_INVALID, TS_E_NOMEM. */
+int ts_docs_open(const char *path, const ts_docs_settings *s, ts_docs **out, ts_diag *diag);
+/* @return 1 with a document (check out->error), 0 at the end of the input,
+ * or a negative TS_E_* when the input fails (diag names the file and the
+ * byte offset); every line before the fault has been returned, the line it
+ * cut as TS_DOC_TRUNCATED_INPUT. */
+int ts_docs_next(ts_docs *d, ts_doc *out, ts_diag *diag);
+/* The first byte that is not white space among those not yet read (only the
+ * next chunk is looked at), consuming nothing.
+ * @return the byte (0-255), TS_DOCS_PEEK_NONE, or a negative TS_E_*. */
+int ts_docs_peek(ts_docs *d, ts_diag *diag);
+#define TS_DOCS_PEEK_NONE 256
+/* Reads every remaining byte (a plain-text document) into a new buffer
+ * (free it), at most max_plain_bytes. @return TS_OK, TS_E_LIMIT, or an error. */
+int ts_docs_slurp(ts_docs *d, char **buf, size_t *len, ts_diag *diag);
+void ts_docs_free(ts_docs *d);
+
+/* ---------------------------------------------------------------- statistics */
+
+#define TS_HIST_BINS 20
+
+/* A run's counts (of one input, or added over several). Every field is a
+ * uint64_t count, so that counts add exactly in any order. */
+typedef struct ts_stats {
+    uint64_t docs;                              /* lines */
+    uint64_t ok;                                /* lines that are documents */
+    uint64_t text_bytes;                        /* decoded text of the documents */
+    uint64_t fast_path;                         /* documents without a lexicon hit */
+    uint64_t errors[TS_DOC_NKINDS];             /* by kind; errors[TS_DOC_OK]: of unknown kind (read
+                                                 * from a summary without errors_by_kind) */
+    uint64_t actions[TS_NACTIONS];
+    uint64_t trope_docs[TS_MAX_CATEGORIES];     /* documents with >= 1 hit */
+    uint64_t trope_hits[TS_MAX_CATEGORIES];     /* hits */
+    uint64_t anchored_docs[TS_MAX_CATEGORIES];  /* documents with >= 1 anchored hit */
+    uint64_t score_hist[TS_HIST_BINS];          /* bins of 0.05 */
+    uint64_t aligned_hist[TS_HIST_BINS];
+    /* Scores summed in millionths (each rounded to 6 decimals, as in the manifest). */
+    uint64_t scored, score_sum_e6;
+    uint64_t aligned_scored, aligned_sum_e6;
+    uint64_t score_at_downweight;               /* score >= downweight_above */
+    uint64_t score_at_drop;                     /* score >= drop_above */
+} ts_stats;
+
+void ts_stats_add(ts_stats *to, const ts_stats *from);
+/* @return the number of error lines (all kinds). */
+uint64_t ts_stats_errors(const ts_stats *st);
+/* Counts one scored document (score, aligned: < 0 when absent) in st. */
+void ts_stats_count_scores(ts_stats *st, const ts_policy *p, double score, double aligned);
+
+/* ---------------------------------------------------------------- the run */
+/*
+ * A run scans inputs into one output directory: per input a manifest
+ * (<name>.manifest.jsonl.zst: one line per input line, in order) and, for
+ * the whole run, summary.json. Work is cut into chunks of whole lines;
+ * worker threads (OpenMP) read, score and compress chunks, and each input's
+ * frames are written strictly in chunk order, so the outputs are
+ * byte-identical for any number of threads. Every output is written under a
+ * temporary name and renamed once complete (see ts_outfile).
+ *
+ * Fork safety: a run's threads live only while ts_run_execute runs (their
+ * OpenMP pool belongs to a thread created for the run and ends with it), so a
+ * process may fork between runs and run again in parent and child. Forking
+ * while a run executes (from another thread) is not supported.
+ */
+typedef struct ts_run ts_run;
+
+/* What one line becomes: the per-line step. The pipeline calls it for every
+ * line, in order within a chunk, from worker threads (one worker object per
+ * thread). The default step (NULL in the settings) is the scan's: parse,
+ * score, decide, append a manifest line. */
+typedef struct ts_out ts_out;
+/* Appends bytes to the current chunk's output. */
+void ts_out_append(ts_out *o, const void *data, size_t len);
+
+typedef struct ts_line {
+    const char *data;       /* the line, without '\n' (NULL for a too long line) */
+    size_t len;             /* its length (also for a too long line) */
+    uint64_t line;          /* 1-based */
+    uint64_t offset;        /* in the decompressed input */
+    int error;              /* TS_DOC_OK, TS_DOC_TOO_LONG or TS_DOC_TRUNCATED_INPUT */
+    const char *detail;     /* the error's detail, else NULL */
+} ts_line;
+
+typedef struct ts_step {
+    void *ctx;
+    int (*worker_create)(void *ctx, void **worker);
+    void (*worker_free)(void *ctx, void *worker);
+    /* @return TS_OK, or a negative TS_E_* that stops the run (out of memory). */
+    int (*line)(void *worker, const ts_line *line, ts_out *out, ts_stats *stats);
+} ts_step;
+
+typedef struct ts_progress {
+    uint64_t inputs, inputs_done;
+    uint64_t bytes_in_total;    /* compressed sizes of the inputs, where known */
+    uint64_t bytes_in;          /* compressed bytes read */
+    uint64_t bytes_out;         /* decompressed bytes read */
+    uint64_t docs;              /* lines read */
+} ts_progress;
+
+typedef struct ts_run_settings {
+    const char *outdir;         /* required */
+    int threads;                /* default 0: all cores */
+    int force;                  /* overwrite existing outputs */
+    const char *text_field;     /* default "text" */
+    const char *id_field;       /* default "id" */
+    ts_policy policy;           /* default ts_policy_default(); resolved against the model by ts_run_create */
+    int error_drop;             /* error lines: 1 drop, 0 keep (default) */
+    int whole_documents;        /* score documents whole, not by passages */
+    int gate;                   /* a first pass (ts_gate) decides which documents get the full scan;
+                                 * default 0: every document gets it (bench/README.md says why) */
+    uint64_t max_doc_bytes;     /* default 16 MiB */
+    uint64_t chunk_size;        /* default 2 MiB */
+    uint32_t anchor_words;      /* default TS_DEFAULT_ANCHOR_WORDS */
+    int manifest_level;         /* zstd level, default 3 */
+    /* Recorded in summary.json only. */
+    const char *name;           /* the dataset's name, or NULL */
+    const char *lexicon_dir;    /* or NULL: the default */
+    const char *const *lexicon_add;
+    int nlexicon_add;
+    const char *model_path;     /* or NULL: the default (or "none" without a model) */
+    /* Called from worker threads, one call at a time, after each chunk read. */
+    void (*progress)(void *ud, const ts_progress *p);
+    void *progress_ud;
+    /* Polled between chunks: when *cancel becomes non-zero, workers stop and
+     * ts_run_execute returns TS_E_CANCELLED. */
+    const volatile int *cancel;
+    /* The per-line step (NULL: the scan's). */
+    const ts_step *step;
+} ts_run_settings;
+
+void ts_run_settings_default(ts_run_settings *s);
+
+/* The settings are copied (strings are not: they must outlive the run).
+ * lex must be compiled; model may be NULL (lexicon counts only).
+ * @return TS_OK, TS_E_INVALID (diag says which setting), TS_E_NOMEM. */
+int ts_run_create(const ts_run_settings *s, const ts_lexicon *lex, const ts_model *model, ts_run **out,
+                  ts_diag *diag);
+/* Adds an input: path ("-": standard input), name its manifest's path
+ * relative to outdir without the suffix. @return TS_OK, TS_E_NOMEM. */
+int ts_run_add_input(ts_run *r, const char *path, const char *name);
+size_t ts_run_ninputs(const ts_run *r);
+/* Creates the output directories, refuses to overwrite outputs without
+ * force (or an input, ever), and removes stale temporaries (of this host's
+ * processes that are gone; *stale receives their number).
+ * @return TS_OK, TS_E_IO or TS_E_INVALID with diag->message saying why. */
+int ts_run_prepare(ts_run *r, int *stale, ts_diag *diag);
+/* The temporary name of input i's manifest, or (i == ninputs) of the
+ * summary: what a signal handler removes. Valid after ts_run_prepare. */
+const char *ts_run_tmp_path(const ts_run *r, size_t i);
+/* Runs (once per run). @return TS_OK when every input was processed (some
+ * may have failed: see ts_run_input), TS_E_NOMEM (no temporary kept),
+ * TS_E_CANCELLED (manifests already complete stay), TS_E_INVALID (not
+ * prepared, or executed before). */
+int ts_run_execute(ts_run *r, ts_diag *diag);
+
+enum {
+    TS_INPUT_OK = 0,
+    TS_INPUT_FAILED = 1,        /* the input could not be read to its end */
+    TS_INPUT_NO_DOCUMENTS = 2,  /* read, but no line is a document */
+    TS_INPUT_OUTPUT_FAILED = 3, /* its manifest could not be written */
+};
+
+typedef struct ts_input_result {
+    const char *path, *name;
+    int status;                 /* TS_INPUT_* */
+    const char *message;        /* why, when status != TS_INPUT_OK */
+    int manifest_done;          /* the manifest is under its final name */
+    ts_format format;
+    uint64_t bytes_in, bytes_out;
+    const ts_stats *stats;
+} ts_input_result;
+
+int ts_run_input(const ts_run *r, size_t i, ts_input_result *out);
+/* The totals over every input. */
+void ts_run_totals(const ts_run *r, ts_stats *out, uint64_t *bytes_in, uint64_t *bytes_out);
+/* Writes outdir/summary.json (atomically); wall_seconds and threads are
+ * the run's own facts, written last. @return TS_OK, TS_E_IO, TS_E_NOMEM. */
+int ts_run_write_summary(ts_run *r, double wall_seconds, ts_diag *diag);
+/* Frees the run, removing any temporary it still holds. */
+void ts_run_free(ts_run *r);
+
+/* ---------------------------------------------------------------- outputs */
+/*
+ * Every output is written as "<dir>/.<name>.tmp.<host>.<pid>" and renamed to
+ * "<dir>/<name>" when complete (after fsync), so a reader never sees half a
+ * file. A run killed by SIGKILL leaves its temporaries; ts_outfile_remove_stale
+ * removes those of this host whose process is gone.
+ */
+typedef struct ts_outfile ts_outfile;
+int ts_outfile_open(const char *path, ts_outfile **out, ts_diag *diag);
+/* @return TS_OK or TS_E_IO (diag; the file stays open for ts_outfile_abort). */
+int ts_outfile_write(ts_outfile *f, const void *data, size_t len, ts_diag *diag);
+/* Syncs, closes and renames; frees f in every case.
+ * @return TS_OK, or TS_E_IO (the temporary is removed). */
+int ts_outfile_commit(ts_outfile *f, ts_diag *diag);
+/* Closes, removes the temporary and frees f (NULL is fine). */
+void ts_outfile_abort(ts_outfile *f);
+const char *ts_outfile_tmp_path(const ts_outfile *f);
+/* Writes a whole file at once through an outfile. */
+int ts_outfile_write_all(const char *path, const void *data, size_t len, ts_diag *diag);
+/* The temporary name ts_outfile_open uses for path (a new string, or NULL). */
+char *ts_outfile_tmp_name(const char *path);
+/* Removes, in dir, the temporaries of outputs whose final name `is_output`
+ * accepts (NULL: any), left by processes of this host that are gone.
+ * @return how many were removed. */
+int ts_outfile_remove_stale(const char *dir, int (*is_output)(const char *name, size_t len));
+
+/* ---------------------------------------------------------------- readers */
+/*
+ * Reading a run's outputs back. A manifest is read line by line (streaming:
+ * memory does not grow with the file); every line is checked against the
+ * manifest contract (keys, in order, and their types). A summary is parsed
+ * whole (it is small) and checked.
+ */
+typedef struct ts_manifest_reader ts_manifest_reader;
+
+typedef struct ts_manifest_line {
+    uint64_t line, offset;
+    int has_id;
+    const char *id;             /* decoded (valid until the next call) */
+    int ok;                     /* status "ok" (else "error") */
+    uint64_t len;               /* ok only */
+    uint64_t fp;                /* ok only */
+    double score, aligned;      /* -1 when null */
+    ts_action action;
+    double weight;
+    const char *error;          /* error lines: "kind" or "kind: detail" */
+    const char *tropes;         /* the raw JSON object */
+    size_t tropes_len;
+    const char *spans;          /* the raw JSON array */
+    size_t spans_len;
+} ts_manifest_line;
+
+/* Opens a manifest file (zstd, as scan writes it). */
+int ts_manifest_open(const char *path, ts_manifest_reader **out, ts_diag *diag);
+/* Reads a manifest from memory (zstd or plain JSONL). */
+int ts_manifest_open_memory(const void *data, size_t len, ts_manifest_reader **out, ts_diag *diag);
+/* @return 1 with a line, 0 at the end, or TS_E_FORMAT (a line breaks the
+ * contract), TS_E_TRUNCATED (the file is cut), TS_E_DECOMPRESS, TS_E_IO,
+ * TS_E_LIMIT; diag names the file, the line and the byte offset. */
+int ts_manifest_next(ts_manifest_reader *r, ts_manifest_line *out, ts_diag *diag);
+void ts_manifest_close(ts_manifest_reader *r);
+
+typedef struct ts_summary_counts {
+    uint64_t shards, failed_shards, no_documents_shards;
+    uint64_t bytes_in, bytes_decompressed;
+    ts_stats stats;   /* the category arrays are indexed by the summary's categories */
+} ts_summary_counts;
+
+typedef struct ts_summary ts_summary;
+/* Parses and checks a summary.json (jansson). @return TS_OK, TS_E_IO,
+ * TS_E_FORMAT (diag says which field). */
+int ts_summary_load(const char *path, ts_summary **out, ts_diag *diag);
+int ts_summary_parse(const char *text, size_t len, ts_summary **out, ts_diag *diag);
+void ts_summary_free(ts_summary *s);
+const char *ts_summary_lexicon_id(const ts_summary *s);
+const char *ts_summary_model_id(const ts_summary *s);   /* NULL: no model */
+uint32_t ts_summary_ncategories(const ts_summary *s);
+const char *ts_summary_category(const ts_summary *s, uint32_t i);
+size_t ts_summary_nshards(const ts_summary *s);
+const char *ts_summary_shard_input(const ts_summary *s, size_t i);
+const char *ts_summary_shard_manifest(const ts_summary *s, size_t i);  /* NULL: failed */
+void ts_summary_totals(const ts_summary *s, ts_summary_counts *out);
+/* Merges summaries of runs over different shards with the same lexicon,
+ * model and options: counts summed exactly, histograms added, each shard
+ * listed once. @return TS_OK, TS_E_MISMATCH (diag: what differs),
+ * TS_E_INVALID (a shard in two runs), TS_E_NOMEM. */
+int ts_summary_merge(const ts_summary *const *in, size_t n, ts_summary **out, ts_diag *diag);
+/* The summary as JSON text (the layout scan writes; a new string). */
+int ts_summary_dump(const ts_summary *s, char **text, size_t *len);
+
+/* ---------------------------------------------------------------- explain */
+/*
+ * Why a text gets its margins: every feature's contribution, weight x value,
+ * for each head. The bias plus the sum of the contributions is the head's
+ * margin; ts_model_prob-style calibration turns it into the probability.
+ */
+typedef struct ts_contribution {
+    double c[2];             /* to the score and aligned margins */
+    double value;            /* the feature's value (lexicon) or occurrences (n-gram) */
+    int lexicon;             /* the lexicon feature's index, or -1 for an n-gram bucket */
+    uint32_t start, end;     /* n-gram: its first occurrence in the normalised text */
+    uint32_t bucket;         /* n-gram: its hashed bucket */
+    size_t first, last;      /* n-gram: its occurrences, ngrams[first, last) */
+} ts_contribution;
+
+/* One n-gram occurrence: [start, end) of the normalised text. */
+typedef struct ts_occurrence {
+    uint32_t bucket;
+    uint32_t start, end;
+} ts_occurrence;
+
+typedef struct ts_explanation {
+    const ts_contribution *contributions; /* lexicon features (by index), then n-gram buckets (ascending) */
+    size_t n;
+    const ts_occurrence *ngrams;  /* by bucket, then text (lowercased), then position */
+    size_t nngrams;
+    double bias[2];
+    double margin[2];             /* bias + the contributions, per head */
+    double probability[2];        /* calibrated; aligned -1 without that head */
+    int fast_path;                /* the cascade skipped the n-grams (no lexicon hit) */
+    const char *normalised;       /* the text as featurised (what offsets refer to) */
+    size_t normalised_len;
+    const char *lowered;          /* its lowercased form (the n-grams' text) */
+    const ts_matches *matches;
+} ts_explanation;
+
+typedef struct ts_explainer ts_explainer;
+/* scanner must be made with model (and may be shared with other scoring, not
+ * with other threads). @return TS_OK, TS_E_NOMEM. */
+int ts_explainer_create(const ts_model *model, ts_scanner *scanner, ts_explainer **out);
+/* Featurises text and explains the margins. The result is valid until the
+ * next call. @return TS_OK, TS_E_NOMEM, or the scanner's error. */
+int ts_explain(ts_explainer *e, const char *text, size_t len, ts_explanation *out);
+void ts_explainer_free(ts_explainer *e);
+/* The name of lexicon feature i ("lex:<category>:raw|anchored|density", or
+ * "lex:words") into buf. */
+void ts_model_feature_name(const ts_model *m, int i, char *buf, size_t cap);
+/* The calibrated probability of a head's margin (head 0 score, 1 aligned). */
+double ts_model_probability(const ts_model *m, int head, double margin);
 
 #ifdef __cplusplus
 }

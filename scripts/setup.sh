@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  gcc pkg-config meson ninja-build python3
+  gcc g++ pkg-config meson ninja-build python3
   libhyperscan-dev libzstd-dev libxxhash-dev libisal-dev zlib1g-dev
   zstd gzip python3-xxhash libjansson-dev
 )

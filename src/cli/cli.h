@@ -14,11 +14,11 @@
 #define TS_CLI_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tropescan.h"
-#include "json.h"
 #include "buf.h"
 
 enum { EXIT_OK = 0, EXIT_INPUT_FAILED = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
@@ -75,32 +75,30 @@ int cli_load_lexicon(const cli_lexmodel *lm, ts_lexicon **out);
 int cli_load_model(const cli_lexmodel *lm, const ts_lexicon *lex, ts_model **out);
 
 /*
- * Reading the documents of one JSONL input (plain, zstd or gzip) one at a
- * time, for the commands that do not need the parallel scan pipeline (train,
- * eval, explain, lexicon stats).
+ * Reading the documents of one input one at a time (train, eval, explain,
+ * lexicon stats): the library's iterator (ts_docs, src/lib/docs.c), the same
+ * one scan's pipeline uses, so every command sees the same documents and the
+ * same errors; these wrappers print its messages.
  */
 typedef struct cli_docs cli_docs;
 
 typedef struct cli_doc {
     uint64_t line;          /* 1-based */
     uint64_t offset;        /* byte offset of the line in the decompressed stream */
-    int status;             /* 0, or a negative json_error, or CLI_DOC_E_* */
-    const char *error;      /* a reason when status != 0 */
+    int status;             /* TS_DOC_OK, or the error's TS_DOC_* kind */
+    const char *error;      /* "kind" or "kind: detail" (as in a manifest) when status != 0 */
     const char *text;       /* decoded text (valid until the next call) */
     size_t len;
-    json_field field[4];    /* the extra fields asked for, raw */
+    ts_field id;            /* the id field, raw */
+    ts_field field[TS_DOC_MAX_EXTRA]; /* the extra fields asked for, raw */
 } cli_doc;
 
-#define CLI_DOC_E_NO_TEXT (-100)      /* the text field is missing */
-#define CLI_DOC_E_TEXT_TYPE (-101)    /* the text field is not a string */
-#define CLI_DOC_E_TOO_LONG (-102)     /* the line exceeds the size limit */
-#define CLI_DOC_E_EMPTY (-103)        /* an empty line */
-
 /* Opens `path` ("-" for stdin). text_field is a dotted path; extra holds up to
- * 4 more dotted paths whose raw values are returned in cli_doc.field.
- * @return TS_OK, or an error (already printed). */
+ * 4 more dotted paths whose raw values are returned in cli_doc.field. Lines
+ * over 16 MiB are too_long, as in scan; max_plain_bytes (0: the same) bounds
+ * cli_docs_slurp. @return TS_OK, or an error (already printed). */
 int cli_docs_open(const char *path, const char *text_field, const char *const *extra,
-                  size_t nextra, size_t max_doc_bytes, cli_docs **out);
+                  size_t nextra, size_t max_plain_bytes, cli_docs **out);
 /* @return 1 with a document (check its status), 0 at the end, < 0 on a read
  * or decompression error (already printed, naming the file and offset). */
 int cli_docs_next(cli_docs *d, cli_doc *out);
@@ -112,14 +110,14 @@ void cli_docs_free(cli_docs *d);
 int cli_docs_peek(cli_docs *d);
 #define CLI_PEEK_NONE 256
 /* Reads every remaining byte of the input (a plain-text document) into a new
- * buffer *buf of *len bytes (free it), at most max bytes. @return TS_OK, or
- * an error (printed; TS_E_LIMIT when longer than max). */
+ * buffer *buf of *len bytes (free it), at most the max_plain_bytes given to
+ * cli_docs_open. @return TS_OK, or an error (printed; TS_E_LIMIT when longer). */
 int cli_docs_slurp(cli_docs *d, size_t max, const char *path, char **buf, size_t *len);
 
 /* Decodes a small string field into buf (NUL-terminated, cut to cap - 1
  * bytes); numbers are copied as written; other kinds give "".
  * @return 0, or -1 if the field is missing or cannot be decoded. */
-int cli_field_string(const json_field *f, char *buf, size_t cap);
+int cli_field_string(const ts_field *f, char *buf, size_t cap);
 
 /* Does a path below an input directory (relative to it, '/' between names)
  * match a glob, in ripgrep's manner? A glob without '/' matches the last
@@ -141,7 +139,33 @@ int cli_next_paragraph(const char *text, size_t len, size_t *start, size_t *end)
  * caller's scratch, grown as needed). */
 int cli_training_overlap(const ts_model *m, const char *text, size_t len, char **buf, size_t *cap);
 
-/* Appends s to b as a JSON string: quoted, with json_string_escape's escapes. */
+/* scan's inputs (inputs.c). */
+#define CLI_MAX_GLOBS 64
+typedef struct cli_input_opts {
+    const char *outdir;        /* skipped when met inside a directory input */
+    /* Files inside directory inputs: --glob (a leading '!' excludes), --exclude. */
+    const char *include[CLI_MAX_GLOBS];
+    int ninclude;
+    const char *exclude[CLI_MAX_GLOBS];
+    int nexclude;
+} cli_input_opts;
+typedef struct cli_input {
+    char *path;                /* as given, or found in a directory */
+    char *name;                /* the manifest's relative name, without the suffix */
+} cli_input;
+typedef struct cli_inputs {
+    cli_input *v;
+    size_t n, cap;
+} cli_inputs;
+/* The inputs argv[first..argc): files, directories, -, NAME=INPUT; their
+ * manifest names must not collide. @return 0, or -1 (printed). */
+int cli_collect_inputs(int argc, char **argv, int first, const cli_input_opts *o, cli_inputs *L);
+void cli_inputs_free(cli_inputs *L);
+
+/* Appends s to b as a JSON string (the library's encoder, stats.c: jansson
+ * after a UTF-8 repair, so the output is valid UTF-8 whatever s holds). */
 void cli_json_str(ts_buf *b, const char *s);
+/* The same, len bytes of s, printed to f. */
+void cli_json_print(FILE *f, const char *s, size_t len);
 
 #endif /* TS_CLI_H */

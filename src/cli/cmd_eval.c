@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "model.h"
 
@@ -168,45 +170,39 @@ static void print_text(const char *name, const head_report *r)
                    r->bin_y[b] / (double)r->bin_n[b]);
 }
 
-static void print_num(double x)
+/* A number of the report, to 6 decimals (null when not finite: an AUC with
+ * one class only). */
+static json_t *num(double x)
 {
-    if (isfinite(x))
-        printf("%.6f", x);
-    else
-        printf("null");
+    return isfinite(x) ? json_real(round(x * 1e6) / 1e6) : json_null();
 }
 
-static void print_json(const char *name, const head_report *r)
+static json_t *head_json(const head_report *r)
 {
-    printf("\"%s\":{\"documents\":%zu,\"positives\":%zu,\"roc_auc\":", name, r->n, r->npos);
-    print_num(r->roc_auc);
-    printf(",\"pr_auc\":");
-    print_num(r->pr_auc);
-    printf(",\"ece\":%.6f,\"brier\":%.6f,\"thresholds\":[", r->ece, r->brier);
+    json_t *th = json_array(), *cal = json_array();
     for (int t = 0; t < 2; t++) {
         const conf *c = &r->at[t];
         double p = safe_div((double)c->tp, (double)(c->tp + c->fp));
         double rc = safe_div((double)c->tp, (double)(c->tp + c->fn));
         /* tpr and fpr: the error rates tropescan report --eval corrects a
          * classify-and-count share with (the counts give their precision). */
-        printf("%s{\"threshold\":%.6f,\"precision\":%.6f,\"recall\":%.6f,\"f1\":%.6f,\"tpr\":%.6f,"
-               "\"fpr\":%.6f,\"tp\":%" PRIu64 ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64 ",\"tn\":%" PRIu64 "}",
-               t ? "," : "", c->thr, p, rc, safe_div(2 * p * rc, p + rc), rc,
-               safe_div((double)c->fp, (double)(c->fp + c->tn)), c->tp, c->fp, c->fn, c->tn);
+        json_array_append_new(th, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I}", "threshold", num(c->thr),
+                                            "precision", num(p), "recall", num(rc), "f1",
+                                            num(safe_div(2 * p * rc, p + rc)), "tpr", num(rc), "fpr",
+                                            num(safe_div((double)c->fp, (double)(c->fp + c->tn))), "tp",
+                                            (json_int_t)c->tp, "fp", (json_int_t)c->fp, "fn", (json_int_t)c->fn,
+                                            "tn", (json_int_t)c->tn));
     }
-    printf("],\"calibration\":[");
-    int first = 1;
     for (uint32_t b = 0; b < r->nbins; b++)
-        if (r->bin_n[b]) {
-            printf("%s{\"lo\":%.4f,\"hi\":%.4f,\"n\":%" PRIu64 ",\"mean_p\":%.6f,\"observed\":%.6f}",
-                   first ? "" : ",", (double)b / r->nbins, (double)(b + 1) / r->nbins, r->bin_n[b],
-                   r->bin_p[b] / (double)r->bin_n[b], r->bin_y[b] / (double)r->bin_n[b]);
-            first = 0;
-        }
-    printf("]}");
+        if (r->bin_n[b])
+            json_array_append_new(cal, json_pack("{s:o,s:o,s:I,s:o,s:o}", "lo", num((double)b / r->nbins), "hi",
+                                                 num((double)(b + 1) / r->nbins), "n", (json_int_t)r->bin_n[b],
+                                                 "mean_p", num(r->bin_p[b] / (double)r->bin_n[b]), "observed",
+                                                 num(r->bin_y[b] / (double)r->bin_n[b])));
+    return json_pack("{s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "documents", (json_int_t)r->n, "positives",
+                     (json_int_t)r->npos, "roc_auc", num(r->roc_auc), "pr_auc", num(r->pr_auc), "ece", num(r->ece),
+                     "brier", num(r->brier), "thresholds", th, "calibration", cal);
 }
-
-static int action(double p, const double thr[2]) { return p >= thr[0] ? 2 : p >= thr[1] ? 1 : 0; }
 
 int cmd_eval(int argc, char **argv)
 {
@@ -272,12 +268,20 @@ int cmd_eval(int argc, char **argv)
     size_t fpcap = 0;
     if (cli_load_lexicon(&lm, &lex) || cli_load_model(&lm, lex, &model))
         goto done;
-    double policy[TS_POLICY_N];
-    ts_model_policy(model, policy);
-    if (thr[0] < 0)
-        thr[0] = policy[1] > 0 ? policy[1] : 0.8;
-    if (thr[1] < 0)
-        thr[1] = policy[0] > 0 ? policy[0] : 0.5;
+    /* The policy scan applies (src/lib/policy.c), with the model's own
+     * thresholds where not given here. */
+    ts_policy pol;
+    ts_policy_default(&pol);
+    pol.drop_above = thr[0];
+    pol.downweight_above = thr[1];
+    if (ts_policy_resolve(&pol, model) != TS_OK) {
+        cli_error("eval: the downweight threshold (%g) must not exceed the drop threshold (%g)",
+                  pol.downweight_above, pol.drop_above);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    thr[0] = pol.drop_above;
+    thr[1] = pol.downweight_above;
     if ((err = ts_scanner_create(lex, model, TS_DEFAULT_ANCHOR_WORDS, 0, &sc))) {
         cli_error("%s", ts_strerror(err));
         goto done;
@@ -330,11 +334,20 @@ int cmd_eval(int argc, char **argv)
                 ts_model_margin(model, xlex, &v, zf);
                 ts_model_margin(model, xlex, NULL, zl);
                 nfast++;
+                /* The decision (both heads, as scan decides) with one head's
+                 * fast-path probability in place of its full one. */
+                int has_al = ts_model_has_aligned(model);
+                double pf[TS_NHEADS], pl[TS_NHEADS], wt;
                 for (int h = 0; h < TS_NHEADS; h++) {
-                    if (h == 1 && !ts_model_has_aligned(model))
+                    pf[h] = h == 1 && !has_al ? -1 : ts_model_prob(model, h, zf[h]);
+                    pl[h] = h == 1 && !has_al ? -1 : ts_model_prob(model, h, zl[h]);
+                }
+                for (int h = 0; h < TS_NHEADS; h++) {
+                    if (h == 1 && !has_al)
                         continue;
-                    changed[h] += action(ts_model_prob(model, h, zf[h]), thr) !=
-                                  action(ts_model_prob(model, h, zl[h]), thr);
+                    ts_action full = ts_policy_decide(&pol, pf[0], pf[1], &wt);
+                    ts_action fast = ts_policy_decide(&pol, h == 0 ? pl[0] : pf[0], h == 1 ? pl[1] : pf[1], &wt);
+                    changed[h] += full != fast;
                     fast_pos[h] += y == h + 1;
                 }
             }
@@ -359,17 +372,25 @@ int cmd_eval(int argc, char **argv)
     for (int h = 0; h < nheads; h++)
         measure(&ps[h], thr, (uint32_t)nbins, &r[h]);
     if (json) {
-        printf("{\"documents\":%" PRIu64 ",\"model_id\":\"%016" PRIx64 "\",\"heads\":{", ndocs, ts_model_id(model));
-        for (int h = 0; h < nheads; h++) {
-            if (h)
-                putchar(',');
-            print_json(h ? "aligned" : "score", &r[h]);
+        /* Built with jansson: valid JSON (and UTF-8) whatever it holds. */
+        char mid[24];
+        snprintf(mid, sizeof mid, "%016" PRIx64, ts_model_id(model));
+        json_t *heads = json_object();
+        for (int h = 0; h < nheads; h++)
+            json_object_set_new(heads, h ? "aligned" : "score", head_json(&r[h]));
+        json_t *root = json_pack("{s:I,s:s,s:o,s:I,s:{s:I,s:I,s:I,s:I,s:I}}", "documents", (json_int_t)ndocs,
+                                 "model_id", mid, "heads", heads, "training_overlap", (json_int_t)noverlap,
+                                 "fast_path", "documents", (json_int_t)nfast, "positives_score",
+                                 (json_int_t)fast_pos[0], "positives_aligned", (json_int_t)fast_pos[1],
+                                 "changed_decisions_score", (json_int_t)changed[0], "changed_decisions_aligned",
+                                 (json_int_t)changed[1]);
+        if (!root || json_dumpf(root, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0) {
+            json_decref(root);
+            cli_error("out of memory");
+            goto done;
         }
-        printf("},\"training_overlap\":%" PRIu64, noverlap);
-        printf(",\"fast_path\":{\"documents\":%" PRIu64 ",\"positives_score\":%" PRIu64
-               ",\"positives_aligned\":%" PRIu64 ",\"changed_decisions_score\":%" PRIu64
-               ",\"changed_decisions_aligned\":%" PRIu64 "}}\n",
-               nfast, fast_pos[0], fast_pos[1], changed[0], changed[1]);
+        putchar('\n');
+        json_decref(root);
     } else {
         printf("model %016" PRIx64 ", %" PRIu64 " documents, thresholds: drop >= %.2f, downweight >= %.2f\n",
                ts_model_id(model), ndocs, thr[0], thr[1]);

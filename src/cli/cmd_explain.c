@@ -36,45 +36,24 @@ enum { OPT_TEXT = 2000, OPT_TOP, OPT_MAXTEXT, OPT_JSON, OPT_ID, OPT_LINE, OPT_ID
 
 #define PLAIN_MAX ((size_t)64 << 20)
 
-typedef struct contrib {
-    double c[TS_NHEADS];     /* contribution to each head's margin */
-    double x;                /* feature value (lexicon) or occurrences (n-gram) */
-    int lex;                 /* lexicon feature index, or -1 for an n-gram */
-    uint32_t start, end;     /* n-gram: its first occurrence in the normalised text */
-    uint32_t bucket;
-    size_t span0, span1;     /* n-gram: its occurrences, spans[span0, span1) (all in one bucket) */
-} contrib;
+typedef ts_contribution contrib;
 
 typedef struct explainer {
     const ts_model *m;
     const ts_lexicon *lex;
     ts_scanner *sc;
+    ts_explainer *ex;        /* the arithmetic (src/lib/explain.c) */
     int top, json;
     long long max_text;
-    float xlex[TS_LEX_PER_CAT * TS_MAX_CATEGORIES + 1];
-    ts_sparse v;
-    char *lower;
-    uint32_t *buckets;
-    ts_ngram *spans;
-    size_t cap;
-    contrib *cs;
+    const ts_occurrence *spans; /* the current explanation's n-grams */
+    const char *lower;
+    contrib *cs;             /* its contributions, sorted here per head */
     size_t ncs, cscap;
     char *out;
     size_t outcap;
     char *win;               /* the deciding window's text */
     size_t wincap;
 } explainer;
-
-static const char *lex_kind[TS_LEX_PER_CAT] = {"raw", "anchored", "density"};
-
-static void lex_name(const ts_model *m, int f, char *buf, size_t cap)
-{
-    uint32_t nlex = ts_feat_nlex(&m->cfg);
-    if ((uint32_t)f == nlex - 1)
-        snprintf(buf, cap, "lex:words");
-    else
-        snprintf(buf, cap, "lex:%s:%s", m->cfg.cat[f / TS_LEX_PER_CAT], lex_kind[f % TS_LEX_PER_CAT]);
-}
 
 static int head_ = 0;
 static int cmp_contrib(const void *a, const void *b)
@@ -84,14 +63,14 @@ static int cmp_contrib(const void *a, const void *b)
         return (x < y) - (x > y);
     /* Stable output for equal weights: by kind, then by position. */
     const contrib *p = a, *q = b;
-    if (p->lex != q->lex)
-        return (p->lex > q->lex) - (p->lex < q->lex);
+    if (p->lexicon != q->lexicon)
+        return (p->lexicon > q->lexicon) - (p->lexicon < q->lexicon);
     return (p->start > q->start) - (p->start < q->start);
 }
 
-/* Occurrences sorted by bucket, then n-gram text, then position. */
+/* Two occurrences' n-gram texts (lowercased) compared. */
 static const char *sort_text;
-static int cmp_span_text(const ts_ngram *p, const ts_ngram *q)
+static int cmp_span_text(const ts_occurrence *p, const ts_occurrence *q)
 {
     size_t lp = p->end - p->start, lq = q->end - q->start;
     size_t l = lp < lq ? lp : lq;
@@ -101,45 +80,7 @@ static int cmp_span_text(const ts_ngram *p, const ts_ngram *q)
     return (lp > lq) - (lp < lq);
 }
 
-static int cmp_span_bucket(const void *a, const void *b)
-{
-    const ts_ngram *p = a, *q = b;
-    if (p->bucket != q->bucket)
-        return (p->bucket > q->bucket) - (p->bucket < q->bucket);
-    int c = cmp_span_text(p, q);
-    if (c)
-        return c;
-    return (p->start > q->start) - (p->start < q->start);
-}
-
-static int push_contrib(explainer *e, const contrib *c)
-{
-    if (e->ncs == e->cscap) {
-        size_t cap = e->cscap ? 2 * e->cscap : 256;
-        contrib *n = realloc(e->cs, cap * sizeof *n);
-        if (!n)
-            return -1;
-        e->cs = n;
-        e->cscap = cap;
-    }
-    e->cs[e->ncs++] = *c;
-    return 0;
-}
-
-static void json_str(const char *s, size_t len)
-{
-    putchar('"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
+static void json_str(const char *s, size_t len) { cli_json_print(stdout, s, len); }
 
 /* The normalised text with hits marked; overlapping hits merge into one mark. */
 static void print_marked(explainer *e, const char *text, size_t len, const ts_matches *mt)
@@ -231,9 +172,10 @@ static void print_marked(explainer *e, const char *text, size_t len, const ts_ma
 static int print_ngrams(const explainer *e, const contrib *c, const char *norm, int json)
 {
     int n = 0;
-    for (size_t i = c->span0; i < c->span1; i++) {
-        const ts_ngram *g = &e->spans[i];
-        if (i > c->span0 && cmp_span_text(g, g - 1) == 0)
+    sort_text = e->lower;
+    for (size_t i = c->first; i < c->last; i++) {
+        const ts_occurrence *g = &e->spans[i];
+        if (i > c->first && cmp_span_text(g, g - 1) == 0)
             continue;
         size_t l = g->end - g->start;
         if (json) {
@@ -275,61 +217,26 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
         text = e->win;
         len = wl;
     }
-    /* The scan result (matches, normalised text) stays valid: featurise below
+    /* The scan result (matches, normalised text) stays valid: featurise
      * re-runs the same normalisation and matching on the same input. */
-    ts_doc_score f;
-    err = ts_scanner_featurise(e->sc, text, len, (e->m->flags & TS_MODEL_CASCADE) != 0, e->xlex, &e->v, &f);
-    if (err)
+    ts_explanation x;
+    if ((err = ts_explain(e->ex, text, len, &x)))
         return err;
-    size_t nlen;
-    const char *norm = ts_scanner_normalised(e->sc, &nlen);
+    const char *norm = x.normalised;
+    size_t nlen = x.normalised_len;
     const ts_model *m = e->m;
-    uint32_t nlex = ts_feat_nlex(&m->cfg);
-    e->ncs = 0;
-    for (uint32_t i = 0; i < nlex; i++) {
-        if (e->xlex[i] == 0)
-            continue;
-        contrib c = {{m->w[2 * i] * e->xlex[i], m->w[2 * i + 1] * e->xlex[i]}, e->xlex[i], (int)i, 0, 0, 0, 0, 0};
-        if (push_contrib(e, &c))
+    if (x.n > e->cscap) {
+        contrib *c = realloc(e->cs, x.n * sizeof *c);
+        if (!c)
             return TS_E_NOMEM;
+        e->cs = c;
+        e->cscap = x.n;
     }
-    if (!f.fast_path && nlen) {
-        if (nlen + 1 > e->cap) {
-            char *l = realloc(e->lower, nlen + 1);
-            uint32_t *b = realloc(e->buckets, (nlen + 1) * sizeof *b);
-            ts_ngram *sp = realloc(e->spans, (nlen + 1) * sizeof *sp);
-            if (l)
-                e->lower = l;
-            if (b)
-                e->buckets = b;
-            if (sp)
-                e->spans = sp;
-            if (!l || !b || !sp)
-                return TS_E_NOMEM;
-            e->cap = nlen + 1;
-        }
-        size_t n = ts_features_ngrams(&m->cfg, norm, nlen, e->lower, e->buckets, e->spans);
-        /* A bucket counts once (binary features, model.h): its contribution
-         * is w / sqrt(D), D distinct buckets, named by its first n-gram. */
-        sort_text = e->lower;
-        qsort(e->spans, n, sizeof *e->spans, cmp_span_bucket);
-        size_t d = 0;
-        for (size_t i = 0; i < n; i++)
-            d += i == 0 || e->spans[i].bucket != e->spans[i - 1].bucket;
-        double k = d ? 1.0 / sqrt((double)d) : 0;
-        const float *wb = m->w + (size_t)TS_NHEADS * nlex;
-        for (size_t i = 0; i < n;) {
-            size_t j = i + 1;
-            while (j < n && e->spans[j].bucket == e->spans[i].bucket)
-                j++;
-            const float *w = wb + (size_t)TS_NHEADS * e->spans[i].bucket;
-            contrib c = {{w[0] * k, w[1] * k}, (double)(j - i), -1, e->spans[i].start, e->spans[i].end,
-                         e->spans[i].bucket, i, j};
-            if (push_contrib(e, &c))
-                return TS_E_NOMEM;
-            i = j;
-        }
-    }
+    if (x.n)
+        memcpy(e->cs, x.contributions, x.n * sizeof *e->cs);
+    e->ncs = x.n;
+    e->spans = x.ngrams;
+    e->lower = x.lowered;
     int nheads = ts_model_has_aligned(m) ? 2 : 1;
     if (e->json) {
         printf("{\"document\":");
@@ -353,14 +260,12 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
     for (int h = 0; h < nheads; h++) {
         head_ = h;
         qsort(e->cs, e->ncs, sizeof *e->cs, cmp_contrib);
-        double z = m->bias[h];
-        for (size_t i = 0; i < e->ncs; i++)
-            z += e->cs[i].c[h];
+        double z = x.margin[h];
         const char *hn = h ? "aligned" : "score";
-        double p = ts_model_prob(m, h, z);
+        double p = x.probability[h];
         if (e->json)
             printf("%s\"%s\":{\"bias\":%.6f,\"margin\":%.6f,\"probability\":%.6f,\"top\":[", h ? "," : "", hn,
-                   m->bias[h], z, p);
+                   x.bias[h], z, p);
         else
             printf("%s head: margin %.4f = the bias and the contributions below; calibrated p = %.4f\n", hn, z, p);
         /* The listed features, then all the others as one sum, then the
@@ -377,28 +282,28 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
                 continue;
             }
             char name[128];
-            if (c->lex >= 0)
-                lex_name(m, c->lex, name, sizeof name);
+            if (c->lexicon >= 0)
+                ts_model_feature_name(m, c->lexicon, name, sizeof name);
             if (e->json) {
                 printf("%s{\"feature\":", shown ? "," : "");
-                if (c->lex >= 0)
+                if (c->lexicon >= 0)
                     json_str(name, strlen(name));
                 else
                     json_str(norm + c->start, c->end - c->start);
-                printf(",\"kind\":\"%s\",\"value\":%.6f,\"contribution\":%.6f", c->lex >= 0 ? "lexicon" : "ngram",
-                       c->x, c->c[h]);
-                if (c->lex < 0) {
+                printf(",\"kind\":\"%s\",\"value\":%.6f,\"contribution\":%.6f", c->lexicon >= 0 ? "lexicon" : "ngram",
+                       c->value, c->c[h]);
+                if (c->lexicon < 0) {
                     printf(",\"ngrams\":[");
                     print_ngrams(e, c, norm, 1);
                     printf("],\"bucket\":%u", c->bucket);
                 }
                 putchar('}');
-            } else if (c->lex >= 0) {
-                printf("  %+8.4f  %s  (value %.3f)\n", c->c[h], name, c->x);
+            } else if (c->lexicon >= 0) {
+                printf("  %+8.4f  %s  (value %.3f)\n", c->c[h], name, c->value);
             } else {
                 printf("  %+8.4f  ", c->c[h]);
                 int distinct = print_ngrams(e, c, norm, 0);
-                printf("  (x%.0f%s)\n", c->x, distinct > 1 ? "; these n-grams share one hashed feature" : "");
+                printf("  (x%.0f%s)\n", c->value, distinct > 1 ? "; these n-grams share one hashed feature" : "");
             }
             shown++;
         }
@@ -407,19 +312,19 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
         } else {
             if (nrest)
                 printf("  %+8.4f  all %zu other features\n", rest, nrest);
-            printf("  %+8.4f  bias\n", m->bias[h]);
+            printf("  %+8.4f  bias\n", x.bias[h]);
         }
     }
     if (e->json) {
         printf("},\"marked\":");
         if (e->max_text != 0)
-            print_marked(e, norm, nlen, &f.matches);
+            print_marked(e, norm, nlen, x.matches);
         else
             printf("\"\"");
         printf("}\n");
     } else if (e->max_text != 0) {
         printf("text:\n");
-        print_marked(e, norm, nlen, &f.matches);
+        print_marked(e, norm, nlen, x.matches);
     }
     return TS_OK;
 }
@@ -493,7 +398,8 @@ int cmd_explain(int argc, char **argv)
         goto done;
     e.m = model;
     e.lex = lex;
-    if ((err = ts_scanner_create(lex, model, TS_DEFAULT_ANCHOR_WORDS, 1, &e.sc))) {
+    if ((err = ts_scanner_create(lex, model, TS_DEFAULT_ANCHOR_WORDS, 1, &e.sc)) ||
+        (err = ts_explainer_create(model, e.sc, &e.ex))) {
         cli_error("%s", ts_strerror(err));
         goto done;
     }
@@ -534,7 +440,7 @@ int cmd_explain(int argc, char **argv)
             if (sel_line && doc.line != sel_line)
                 continue;
             char label[700], id[512];
-            int has_id = (doc.field[0].kind == JSON_STRING || doc.field[0].kind == JSON_NUMBER) &&
+            int has_id = (doc.field[0].kind == TS_FIELD_STRING || doc.field[0].kind == TS_FIELD_NUMBER) &&
                          cli_field_string(&doc.field[0], id, sizeof id) == 0;
             if (sel_id && (!has_id || strcmp(id, sel_id)))
                 continue;
@@ -568,13 +474,10 @@ int cmd_explain(int argc, char **argv)
     rc = some_bad ? EXIT_INPUT_FAILED : EXIT_OK;
 done:
     free(whole);
-    free(e.lower);
-    free(e.buckets);
-    free(e.spans);
+    ts_explainer_free(e.ex);
     free(e.cs);
     free(e.out);
     free(e.win);
-    ts_sparse_release(&e.v);
     ts_scanner_free(e.sc);
     ts_model_free(model);
     ts_lexicon_free(lex);

@@ -77,20 +77,7 @@ static int cmp_order(const void *a, const void *b, void *ctx)
     return x < y ? -1 : x > y;
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
+static void json_string(FILE *f, const char *s) { cli_json_print(f, s, strlen(s)); }
 
 static double share(uint64_t n, uint64_t d)
 {

@@ -651,23 +651,12 @@ static void print_json(const report *r, ts_buf *b)
 
 static int write_file(const char *path, const ts_buf *b)
 {
-    /* Like every output: a temporary name beside it, renamed when complete. */
-    char *tmp = NULL;
-    const char *slash = strrchr(path, '/');
-    if (asprintf(&tmp, "%.*s.%s.tmp.%ld", slash ? (int)(slash - path + 1) : 0, path, slash ? slash + 1 : path,
-                 (long)getpid()) < 0)
-        return -1;
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(b->data, 1, b->len, f) == b->len;
-    if (f)
-        ok = fclose(f) == 0 && ok;
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return ok ? 0 : -1;
+    /* Like every output: through the library's temporary file (outfile.c). */
+    ts_diag diag;
+    int err = ts_outfile_write_all(path, b->data, b->len, &diag);
+    if (err)
+        cli_error("%s", diag.message[0] ? diag.message : ts_strerror(err));
+    return err ? -1 : 0;
 }
 
 static void report_free(report *r)

@@ -147,7 +147,7 @@ typedef struct load_stats {
 } load_stats;
 
 /* @return 1 evil, 2 aligned, 0 neither, -1 unknown. */
-static int parse_label(const json_field *f)
+static int parse_label(const ts_field *f)
 {
     char buf[32];
     if (cli_field_string(f, buf, sizeof buf) != 0)

@@ -57,7 +57,7 @@ typedef struct dataset {
     char *name;
     char *dir;                  /* the run directory as given */
     char *summary_path;
-    void *root;                 /* the parsed summary (json_t *): the strings below point into it */
+    void *root;                 /* the parsed summary (ts_summary *): the strings below point into it */
     report_shard *shard_list;
     size_t nshard_list;
     const char *version, *lexicon_id, *model_id;   /* model_id NULL: --no-model */
@@ -126,10 +126,10 @@ typedef struct report {
 /* report_load.c. Loads RUN_DIR's summary (d->dir) into d, checking every
  * field. @return 0, or -1 (printed). */
 int report_load_summary(report *r, dataset *d);
-/* The checks of report_load_summary on a parsed summary, which d keeps (and
- * report_dataset_release frees); messages name d->summary_path. @return 0, or
- * -1 (printed). root is a json_t * (jansson stays out of this header). */
-int report_check_summary(report *r, dataset *d, void *root);
+/* Parses a summary's text with the library (ts_summary_parse: every field
+ * and count checked) into d, which keeps it (report_dataset_release frees
+ * it); messages name d->summary_path. @return 0, or -1 (printed). */
+int report_check_summary(report *r, dataset *d, const char *text, size_t len);
 /* Reads `tropescan eval --json` output and, for each dataset, the confusion
  * matrix at its downweight threshold. @return 0, -1 (cannot read, printed) or
  * -2 (another model, without force; printed). */

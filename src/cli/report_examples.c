@@ -20,6 +20,7 @@
 #include <zstd.h>
 
 #include "cli.h"
+#include "json.h"
 #include "report.h"
 
 #define CONTEXT_BYTES 160   /* of text shown on each side of the span */

@@ -1,9 +1,9 @@
 /*
  * report_load.c: reading what `tropescan report` reports on: the runs'
- * summary.json files and the evaluation (--eval), with jansson. Every
- * field is checked (type, sign, counts that must agree), and a message names
- * the file and what is wrong: a report never crashes on, or silently
- * reports, a damaged summary.
+ * summary.json files (through the library's parser, src/lib/stats.c) and
+ * the evaluation (--eval), with jansson. Every field is checked (type, sign,
+ * counts that must agree), and a message names the file and what is wrong:
+ * a report never crashes on, or silently reports, a damaged summary.
  *
  * jansson is kept to this file: its JSON_STRING would clash with json.h's.
  */
@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "report.h"
+#include "stats.h"
 
 void report_warn(report *r, const char *fmt, ...)
 {
@@ -39,25 +40,8 @@ void report_warn(report *r, const char *fmt, ...)
 }
 
 /* ---------------------------------------------------------------- reading summaries */
-
-/* The count at key of obj: a non-negative integer. @return 0, or -1. */
-static int get_count(json_t *obj, const char *key, uint64_t *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return -1;
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
-}
-
-static int get_number(json_t *obj, const char *key, double *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_number(v))
-        return -1;
-    *out = json_number_value(v);
-    return 0;
-}
+/* The library reads and checks summaries (src/lib/stats.c: the same parser
+ * the merge uses); this maps one onto the report's dataset. */
 
 static int category_index(report *r, const char *name)
 {
@@ -68,40 +52,6 @@ static int category_index(report *r, const char *name)
         return -1;
     r->cats[r->ncats] = strdup(name);
     return r->cats[r->ncats] ? (int)r->ncats++ : -1;
-}
-
-/* Reads one category-count object (trope_documents or anchored_documents). */
-static int get_categories(report *r, json_t *total, const char *key, uint64_t *counts, int *has)
-{
-    json_t *obj = json_object_get(total, key);
-    if (!json_is_object(obj))
-        return -1;
-    /* Categories in the order the summary lists them (the lexicon's order):
-     * jansson keeps insertion order when iterating. */
-    const char *name;
-    json_t *v;
-    json_object_foreach(obj, name, v) {
-        int c = category_index(r, name);
-        if (c < 0 || !json_is_integer(v) || json_integer_value(v) < 0)
-            return -1;
-        has[c] = 1;
-        counts[c] = (uint64_t)json_integer_value(v);
-    }
-    return 0;
-}
-
-static int get_histogram(json_t *total, const char *key, uint64_t *hist)
-{
-    json_t *a = json_object_get(total, key);
-    if (!json_is_array(a) || json_array_size(a) != REPORT_BINS)
-        return -1;
-    for (size_t i = 0; i < REPORT_BINS; i++) {
-        json_t *v = json_array_get(a, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return -1;
-        hist[i] = (uint64_t)json_integer_value(v);
-    }
-    return 0;
 }
 
 /* The summary's path for a RUN_DIR argument (a directory, or the file). */
@@ -124,126 +74,104 @@ int report_load_summary(report *r, dataset *d)
         cli_error("out of memory");
         return -1;
     }
-    json_error_t jerr;
     FILE *f = fopen(d->summary_path, "rb");
     if (!f) {
         cli_error("%s: cannot read: %s (is %s a tropescan scan's output directory?)", d->summary_path,
                   strerror(errno), d->dir);
         return -1;
     }
-    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    ts_buf b = {0};
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        ts_buf_append(&b, tmp, n);
     fclose(f);
-    if (!root) {
-        cli_error("%s: line %d, column %d: not valid JSON (%s); a truncated or damaged summary: "
-                  "scan again",
-                  d->summary_path, jerr.line, jerr.column, jerr.text);
+    if (b.failed) {
+        ts_buf_free(&b);
+        cli_error("out of memory");
         return -1;
     }
-    return report_check_summary(r, d, root);
+    int rc = report_check_summary(r, d, b.data ? b.data : "", b.len);
+    ts_buf_free(&b);
+    return rc;
 }
 
-int report_check_summary(report *r, dataset *d, void *parsed)
+int report_check_summary(report *r, dataset *d, const char *text, size_t len)
 {
-    json_t *root = parsed;
-    d->root = root;
-    json_t *tool = json_object_get(root, "tool");
-    if (!json_is_object(root) || !json_is_string(tool) || strcmp(json_string_value(tool), "tropescan")) {
-        cli_error("%s: not a tropescan summary (no \"tool\": \"tropescan\")", d->summary_path);
+    ts_summary *s = NULL;
+    ts_diag diag;
+    ts_diag_clear(&diag);
+    int err = ts_summary_parse(text, len, &s, &diag);
+    if (err == TS_E_NOMEM) {
+        cli_error("out of memory");
         return -1;
     }
-    const char *bad = NULL;
-    json_t *total = json_object_get(root, "total");
-    json_t *opts = json_object_get(root, "options");
-    json_t *actions = json_object_get(total, "actions");
-    json_t *version = json_object_get(root, "version"), *lex = json_object_get(root, "lexicon_id");
-    json_t *model = json_object_get(root, "model_id"), *name = json_object_get(root, "name");
-    json_t *text_field = json_object_get(opts, "text_field"), *id_field = json_object_get(opts, "id_field");
-    if (!json_is_object(total))
-        bad = "total";
-    else if (!json_is_object(opts) || get_number(opts, "downweight_above", &d->downweight_above) ||
-             get_number(opts, "drop_above", &d->drop_above) || !json_is_string(text_field) ||
-             !json_is_string(id_field))
-        bad = "options";
-    else if (!json_is_string(version) || !json_is_string(lex) || !(json_is_string(model) || json_is_null(model)))
-        bad = "version, lexicon_id or model_id";
-    else if (get_count(total, "shards", &d->shards) || get_count(total, "failed_shards", &d->failed_shards) ||
-             get_count(total, "documents", &d->documents) || get_count(total, "ok", &d->ok) ||
-             get_count(total, "errors", &d->errors) || get_count(total, "bytes_in", &d->bytes_in) ||
-             get_count(total, "bytes_decompressed", &d->bytes_decompressed) ||
-             get_count(total, "text_bytes", &d->text_bytes))
-        bad = "total: the document and byte counts";
-    else if (!json_is_object(actions))
-        bad = "total.actions";
-    if (!bad)
-        for (int a = 0; a < REPORT_ACTIONS && !bad; a++)
-            if (get_count(actions, report_action_names[a], &d->actions[a]))
-                bad = "total.actions";
-    if (!bad && (get_categories(r, total, "trope_documents", d->trope_docs, d->has_cat) ||
-                 get_categories(r, total, "anchored_documents", d->anchored_docs, d->has_anch)))
-        bad = "total.trope_documents or total.anchored_documents (or more than 256 categories)";
-    if (!bad && (get_histogram(total, "score_histogram", d->score_hist) ||
-                 get_histogram(total, "aligned_histogram", d->aligned_hist)))
-        bad = "total.score_histogram or total.aligned_histogram (20 counts)";
-    if (bad) {
-        cli_error("%s: not a valid tropescan summary: %s missing or malformed", d->summary_path, bad);
+    if (err) {
+        if (diag.line)
+            cli_error("%s: line %" PRIu64 ": %s; scan again", d->summary_path, diag.line, diag.message);
+        else
+            cli_error("%s: %s", d->summary_path, diag.message);
         return -1;
     }
-    d->version = json_string_value(version);
-    d->lexicon_id = json_string_value(lex);
-    d->model_id = json_is_string(model) ? json_string_value(model) : NULL;
-    d->text_field = json_string_value(text_field);
-    d->id_field = json_string_value(id_field);
-    if (!d->name && json_is_string(name) && json_string_value(name)[0])
-        d->name = strdup(json_string_value(name));
-
+    d->root = s;
+    const ts_stats *t = &s->total.stats;
+    d->version = s->version;
+    d->lexicon_id = s->lexicon_id;
+    d->model_id = s->model_id;
+    d->text_field = s->text_field;
+    d->id_field = s->id_field;
+    d->downweight_above = s->downweight_above;
+    d->drop_above = s->drop_above;
+    if (!d->name && s->name && s->name[0])
+        d->name = strdup(s->name);
+    d->shards = s->total.shards;
+    d->failed_shards = s->total.failed_shards;
+    d->documents = t->docs;
+    d->ok = t->ok;
+    d->errors = ts_stats_errors(t);
+    d->bytes_in = s->total.bytes_in;
+    d->bytes_decompressed = s->total.bytes_decompressed;
+    d->text_bytes = t->text_bytes;
+    for (int a = 0; a < REPORT_ACTIONS; a++)
+        d->actions[a] = t->actions[a];
+    for (uint32_t c = 0; c < s->ncats; c++) {
+        int k = category_index(r, s->cats[c]);
+        if (k < 0) {
+            cli_error("%s: not a valid tropescan summary: more than %d categories over all runs", d->summary_path,
+                      REPORT_MAX_CATS);
+            return -1;
+        }
+        d->has_cat[k] = 1;
+        d->trope_docs[k] = t->trope_docs[c];
+        d->has_anch[k] = (s->anchored_listed >> c) & 1;
+        d->anchored_docs[k] = t->anchored_docs[c];
+    }
+    uint64_t nhist = 0, nahist = 0;
+    for (int i = 0; i < REPORT_BINS; i++) {
+        d->score_hist[i] = t->score_hist[i];
+        d->aligned_hist[i] = t->aligned_hist[i];
+        nhist += t->score_hist[i];
+        nahist += t->aligned_hist[i];
+    }
     /* The report's own fields, written since tropescan report exists. */
-    json_t *at = json_object_get(total, "score_at_or_above");
-    d->has_sums = !get_count(total, "scored", &d->scored) && !get_number(total, "score_sum", &d->score_sum) &&
-                  !get_count(total, "aligned_scored", &d->aligned_scored) &&
-                  !get_number(total, "aligned_sum", &d->aligned_sum) && json_is_object(at) &&
-                  !get_count(at, "downweight_above", &d->at_downweight);
+    d->has_sums = s->has_sums;
+    d->scored = t->scored;
+    d->aligned_scored = t->aligned_scored;
+    d->at_downweight = t->score_at_downweight;
+    d->score_sum = (double)t->score_sum_e6 / 1e6;
+    d->aligned_sum = (double)t->aligned_sum_e6 / 1e6;
     if (!d->has_sums)
         report_warn(r, "%s: its summary predates the prevalence fields (scored, score_sum, score_at_or_above): "
                 "scan it again with this version for the estimates", d->summary_path);
-
-    /* Counts that contradict each other mean a damaged or edited summary. */
-    uint64_t nact = 0, nhist = 0, nahist = 0;
-    for (int a = 0; a < REPORT_ACTIONS; a++)
-        nact += d->actions[a];
-    for (int i = 0; i < REPORT_BINS; i++) {
-        nhist += d->score_hist[i];
-        nahist += d->aligned_hist[i];
-    }
-    int consistent = nact == d->documents && d->ok + d->errors == d->documents && d->ok >= nhist &&
-                     d->ok >= nahist && d->failed_shards <= d->shards;
-    for (size_t c = 0; c < r->ncats && consistent; c++)
-        consistent = d->trope_docs[c] <= d->ok && d->anchored_docs[c] <= d->trope_docs[c];
-    if (consistent && d->has_sums)
-        consistent = d->scored == nhist && d->aligned_scored == nahist && d->at_downweight <= d->scored &&
-                     d->score_sum <= (double)d->scored + 1e-3 && d->score_sum >= 0 &&
-                     d->aligned_sum <= (double)d->aligned_scored + 1e-3 && d->aligned_sum >= 0;
-    if (!consistent) {
-        cli_error("%s: its counts contradict each other (actions, ok and errors, histograms and "
-                  "scored, or tropes): a damaged or edited summary",
-                  d->summary_path);
-        return -1;
-    }
     /* The shards' inputs and manifests, for --examples. */
-    json_t *shards = json_object_get(root, "shards");
-    if (!json_is_array(shards)) {
-        cli_error("%s: not a valid tropescan summary: shards missing or malformed", d->summary_path);
-        return -1;
-    }
-    d->nshard_list = json_array_size(shards);
+    d->nshard_list = s->nshards;
     if (d->nshard_list && !(d->shard_list = calloc(d->nshard_list, sizeof *d->shard_list))) {
         cli_error("out of memory");
         return -1;
     }
     for (size_t i = 0; i < d->nshard_list; i++) {
-        json_t *in = json_object_get(json_array_get(shards, i), "input");
-        json_t *m = json_object_get(json_array_get(shards, i), "manifest");
-        d->shard_list[i].input = json_is_string(in) ? json_string_value(in) : NULL;
-        d->shard_list[i].manifest = json_is_string(m) ? json_string_value(m) : NULL;
+        d->shard_list[i].input = s->shards[i].input;
+        d->shard_list[i].manifest = s->shards[i].manifest;
     }
     d->hist_total = nhist;
     d->aligned_hist_total = nahist;
@@ -254,6 +182,25 @@ int report_check_summary(report *r, dataset *d, void *parsed)
 }
 
 /* ---------------------------------------------------------------- the evaluation */
+
+/* The count at key of obj: a non-negative integer. @return 0, or -1. */
+static int get_count(json_t *obj, const char *key, uint64_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int get_number(json_t *obj, const char *key, double *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_number(v))
+        return -1;
+    *out = json_number_value(v);
+    return 0;
+}
 
 /* Reads `tropescan eval --json` output and, for each dataset, the confusion
  * matrix at its downweight threshold. @return 0, -2 (not comparable without
@@ -324,7 +271,7 @@ int report_load_eval(report *r, const char *path, int force)
 
 void report_dataset_release(dataset *d)
 {
-    json_decref((json_t *)d->root);
+    ts_summary_free((ts_summary *)d->root);
     d->root = NULL;
     free(d->shard_list);
     d->shard_list = NULL;

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chunk.h"
 #include "cli.h"
 #include "model.h"
+#include "stats.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -137,56 +137,37 @@ int cli_load_model(const cli_lexmodel *lm, const ts_lexicon *lex, ts_model **out
 
 /* ---------------------------------------------------------------- documents */
 
+/* The library's document iterator (src/lib/docs.c) with the CLI's messages. */
 struct cli_docs {
-    ts_chunker *chunker;
-    ts_chunk chunk;
-    size_t pos;             /* next line within chunk */
-    uint64_t line_no;       /* of the next line in chunk */
-    uint64_t line_off;
-    int have_chunk;
-    int pending_err;        /* chunk error to report after its lines */
-    ts_diag pending_diag;
-    json_path paths[5];
-    size_t npaths;
-    char *decoded;
-    size_t decoded_cap;
-    char errbuf[160];
+    ts_docs *d;
+    char errbuf[200];
 };
 
 int cli_docs_open(const char *path, const char *text_field, const char *const *extra, size_t nextra,
-                  size_t max_doc_bytes, cli_docs **out)
+                  size_t max_plain_bytes, cli_docs **out)
 {
     *out = NULL;
-    if (nextra > 4) {
+    if (nextra > TS_DOC_MAX_EXTRA) {
         cli_error("internal: too many extra fields");
         return TS_E_INVALID;
     }
     cli_docs *d = calloc(1, sizeof *d);
     if (!d)
         return TS_E_NOMEM;
-    if (json_path_parse(text_field, &d->paths[0]) != 0) {
-        cli_error("bad field path '%s'", text_field);
-        free(d);
-        return TS_E_INVALID;
-    }
-    for (size_t i = 0; i < nextra; i++) {
-        if (json_path_parse(extra[i], &d->paths[i + 1]) != 0) {
-            cli_error("bad field path '%s'", extra[i]);
-            free(d);
-            return TS_E_INVALID;
-        }
-    }
-    d->npaths = 1 + nextra;
+    ts_docs_settings s;
+    ts_docs_settings_default(&s);
+    s.text_field = text_field;
+    for (size_t i = 0; i < nextra; i++)
+        s.extra[i] = extra[i];
+    s.nextra = nextra;
+    s.max_plain_bytes = max_plain_bytes;
     ts_diag diag;
-    ts_diag_clear(&diag);
-    ts_reader *r = NULL;
-    int err = ts_reader_open(path, &r, &diag);
-    if (!err)
-        err = ts_chunker_create(r, 1 << 20, max_doc_bytes ? max_doc_bytes : (64u << 20), &d->chunker);
+    int err = ts_docs_open(path, &s, &d->d, &diag);
     if (err) {
-        cli_diag_error(&diag, err);
-        if (!d->chunker)
-            ts_reader_free(r);
+        if (err == TS_E_INVALID)
+            cli_error("bad field path '%s'", text_field);
+        else
+            cli_diag_error(&diag, err);
         free(d);
         return err;
     }
@@ -198,196 +179,65 @@ void cli_docs_free(cli_docs *d)
 {
     if (!d)
         return;
-    ts_chunker_free(d->chunker);
-    ts_chunk_release(&d->chunk);
-    free(d->decoded);
+    ts_docs_free(d->d);
     free(d);
 }
 
-int cli_field_string(const json_field *f, char *buf, size_t cap)
-{
-    if (cap == 0)
-        return -1;
-    buf[0] = '\0';
-    if (f->kind == JSON_MISSING)
-        return -1;
-    if (f->kind == JSON_NUMBER || f->kind == JSON_STRING) {
-        size_t n = f->raw_len < cap - 1 ? f->raw_len : cap - 1;
-        if (f->kind == JSON_STRING && f->has_escapes) {
-            char *tmp = malloc(f->raw_len + 1);
-            if (!tmp)
-                return -1;
-            size_t eo;
-            ptrdiff_t k = json_string_decode(f->raw, f->raw_len, tmp, &eo);
-            if (k < 0) {
-                free(tmp);
-                return -1;
-            }
-            n = (size_t)k < cap - 1 ? (size_t)k : cap - 1;
-            memcpy(buf, tmp, n);
-            free(tmp);
-        } else {
-            memcpy(buf, f->raw, n);
-        }
-        buf[n] = '\0';
-    }
-    return 0;
-}
-
-static void doc_error(cli_docs *d, cli_doc *out, int status, const char *fmt, const char *a, size_t b)
-{
-    out->status = status;
-    snprintf(d->errbuf, sizeof d->errbuf, fmt, a, b);
-    out->error = d->errbuf;
-}
-
-static int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-/* Makes the current chunk hold unread bytes (or an unread oversized line).
- * @return 1, 0 at the end of the input, or < 0 on an error (printed). */
-static int docs_fill(cli_docs *d)
-{
-    for (;;) {
-        if (d->have_chunk && (d->pos < d->chunk.len || (d->chunk.oversize_len && d->pos == 0)))
-            return 1;
-        if (d->pending_err) {
-            cli_diag_error(&d->pending_diag, d->pending_err);
-            int err = d->pending_err;
-            d->pending_err = 0;
-            return err;
-        }
-        if (d->have_chunk && d->chunk.final)
-            return 0;
-        int k = ts_chunker_next(d->chunker, &d->chunk);
-        if (k < 0) {
-            cli_error("%s", ts_strerror(k));
-            return k;
-        }
-        if (k == 0)
-            return 0;
-        d->have_chunk = 1;
-        d->pos = 0;
-        d->line_no = d->chunk.first_line;
-        d->line_off = d->chunk.offset;
-        if (d->chunk.err) {
-            d->pending_err = d->chunk.err;
-            d->pending_diag = d->chunk.diag;
-        }
-    }
-}
+int cli_field_string(const ts_field *f, char *buf, size_t cap) { return ts_field_string(f, buf, cap); }
 
 int cli_docs_peek(cli_docs *d)
 {
-    if (!d->have_chunk) {
-        int k = docs_fill(d);
-        if (k <= 0)
-            return k == 0 ? CLI_PEEK_NONE : k;
-    }
-    for (size_t i = d->pos; i < d->chunk.len; i++)
-        if (!blank((unsigned char)d->chunk.data[i]))
-            return (unsigned char)d->chunk.data[i];
-    return CLI_PEEK_NONE;
+    ts_diag diag;
+    int k = ts_docs_peek(d->d, &diag);
+    if (k < 0)
+        cli_diag_error(&diag, k);
+    return k == TS_DOCS_PEEK_NONE ? CLI_PEEK_NONE : k;
 }
 
 int cli_docs_slurp(cli_docs *d, size_t max, const char *path, char **buf, size_t *len)
 {
-    *buf = NULL;
-    *len = 0;
-    char *b = NULL;
-    size_t n = 0;
-    int k;
-    while ((k = docs_fill(d)) == 1) {
-        size_t add = d->chunk.oversize_len ? (size_t)d->chunk.oversize_len : d->chunk.len - d->pos;
-        if (d->chunk.oversize_len || add > max - n) {
-            cli_error("%s: a plain-text document larger than %zu bytes", path, max);
-            free(b);
-            return TS_E_LIMIT;
-        }
-        char *nb = realloc(b, n + add + 1);
-        if (!nb) {
-            free(b);
-            return TS_E_NOMEM;
-        }
-        b = nb;
-        memcpy(b + n, d->chunk.data + d->pos, add);
-        n += add;
-        d->pos = d->chunk.len;
-    }
-    if (k < 0) {
-        free(b);
-        return k;
-    }
-    *buf = b;
-    *len = n;
-    return TS_OK;
+    (void)max;
+    ts_diag diag;
+    int err = ts_docs_slurp(d->d, buf, len, &diag);
+    if (err == TS_E_LIMIT)
+        cli_error("%s: %s", path, diag.message);
+    else if (err)
+        cli_diag_error(&diag, err);
+    return err;
 }
 
 int cli_docs_next(cli_docs *d, cli_doc *out)
 {
+    ts_doc doc;
+    ts_diag diag;
+    int k = ts_docs_next(d->d, &doc, &diag);
     memset(out, 0, sizeof *out);
-    int filled = docs_fill(d);
-    if (filled <= 0)
-        return filled;
-    out->line = d->line_no;
-    out->offset = d->line_off;
-    if (d->chunk.oversize_len) {
-        d->pos = 1; /* consumed */
-        d->line_no++;
-        d->line_off += d->chunk.oversize_len + 1;
-        doc_error(d, out, CLI_DOC_E_TOO_LONG, "too_long: a line of %s%zu bytes exceeds the size limit", "",
-                  (size_t)d->chunk.oversize_len);
-        d->chunk.oversize_len = 0;
-        return 1;
-    }
-    const char *line = d->chunk.data + d->pos;
-    size_t avail = d->chunk.len - d->pos;
-    const char *nl = memchr(line, '\n', avail);
-    size_t len = nl ? (size_t)(nl - line) : avail;
-    d->pos += nl ? len + 1 : len;
-    d->line_no++;
-    d->line_off += nl ? len + 1 : len;
-    if (len == 0 || (len == 1 && line[0] == '\r')) {
-        doc_error(d, out, CLI_DOC_E_EMPTY, "empty_line%s", "", 0);
-        return 1;
-    }
-    json_field fields[5];
-    size_t eoff = 0;
-    int jerr = json_extract(line, len, d->paths, d->npaths, fields, &eoff);
-    if (jerr) {
-        doc_error(d, out, jerr, "invalid_json: %s at byte %zu", json_error_name(jerr), eoff);
-        return 1;
-    }
-    for (size_t i = 1; i < d->npaths; i++)
-        out->field[i - 1] = fields[i];
-    if (fields[0].kind == JSON_MISSING) {
-        doc_error(d, out, CLI_DOC_E_NO_TEXT, "missing_text%s", "", 0);
-        return 1;
-    }
-    if (fields[0].kind != JSON_STRING) {
-        doc_error(d, out, CLI_DOC_E_TEXT_TYPE, "text_not_string%s", "", 0);
-        return 1;
-    }
-    if (!fields[0].has_escapes) {
-        out->text = fields[0].raw;
-        out->len = fields[0].raw_len;
-        return 1;
-    }
-    if (d->decoded_cap < fields[0].raw_len + 1) {
-        char *p = realloc(d->decoded, fields[0].raw_len + 1);
-        if (!p)
-            return TS_E_NOMEM;
-        d->decoded = p;
-        d->decoded_cap = fields[0].raw_len + 1;
-    }
-    ptrdiff_t k = json_string_decode(fields[0].raw, fields[0].raw_len, d->decoded, &eoff);
     if (k < 0) {
-        doc_error(d, out, (int)k, "invalid_text: %s at byte %zu", json_error_name((int)k), eoff);
-        return 1;
+        if (k == TS_E_NOMEM)
+            cli_error("out of memory");
+        else
+            cli_diag_error(&diag, k);
+        return k;
     }
-    out->text = d->decoded;
-    out->len = (size_t)k;
+    if (k == 0)
+        return 0;
+    out->line = doc.line;
+    out->offset = doc.offset;
+    out->status = doc.error;
+    out->text = doc.text;
+    out->len = doc.len;
+    memcpy(out->field, doc.extra, sizeof out->field);
+    out->id = doc.id;
+    if (doc.error) {
+        /* As the manifest writes it: the kind, and its detail. */
+        snprintf(d->errbuf, sizeof d->errbuf, "%s%s%s", ts_doc_error_name(doc.error), doc.detail ? ": " : "",
+                 doc.detail ? doc.detail : "");
+        out->error = d->errbuf;
+    }
     return 1;
 }
+
+static int blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 int cli_next_paragraph(const char *text, size_t len, size_t *start, size_t *end)
 {
@@ -441,14 +291,13 @@ int cli_training_overlap(const ts_model *m, const char *text, size_t len, char *
     return 0;
 }
 
-void cli_json_str(ts_buf *b, const char *s)
+void cli_json_str(ts_buf *b, const char *s) { ts_json_put_string(b, s, strlen(s)); }
+
+void cli_json_print(FILE *f, const char *s, size_t len)
 {
-    size_t n = strlen(s);
-    char *p = ts_buf_reserve(b, 6 * n + 2);
-    if (!p)
-        return;
-    *p++ = '"';
-    size_t k = json_string_escape(s, n, p);
-    p[k] = '"';
-    b->len += k + 2;
+    ts_buf b = {0};
+    ts_json_put_string(&b, s, len);
+    if (b.len)
+        fwrite(b.data, 1, b.len, f);
+    ts_buf_free(&b);
 }

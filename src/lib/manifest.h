@@ -18,16 +18,6 @@
 #include "buf.h"
 #include "tropescan.h"
 
-typedef enum ts_action {
-    TS_ACTION_KEEP = 0,
-    TS_ACTION_DOWNWEIGHT = 1,
-    TS_ACTION_DROP = 2,
-    TS_ACTION_UPWEIGHT = 3,
-} ts_action;
-#define TS_NACTIONS 4
-
-const char *ts_action_name(ts_action a);
-
 typedef enum ts_id_kind {
     TS_ID_NULL = 0,
     TS_ID_JSON = 1,     /* id is a JSON string body, still escaped: copied as is */

@@ -221,29 +221,13 @@ int ts_model_save(ts_model *m, const char *path, ts_diag *diag)
     int err = ts_model_serialize(m, &data, &len);
     if (err)
         return err;
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
-        free(data);
-        diag_set(diag, UINT64_MAX, "path too long");
-        return TS_E_INVALID;
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        diag_set(diag, UINT64_MAX, "cannot create %s: %s", tmp, strerror(errno));
-        free(data);
-        return TS_E_IO;
-    }
-    int ok = fwrite(data, 1, len, f) == len;
-    ok &= fflush(f) == 0;
-    ok &= fsync(fileno(f)) == 0;
-    ok &= fclose(f) == 0;
+    /* Like every output: a temporary beside it, synced and renamed (outfile.c). */
+    ts_diag d;
+    err = ts_outfile_write_all(path, data, len, &d);
     free(data);
-    if (!ok || rename(tmp, path) != 0) {
-        diag_set(diag, UINT64_MAX, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return TS_E_IO;
-    }
-    return TS_OK;
+    if (err)
+        diag_set(diag, UINT64_MAX, "cannot write %s: %s", path, d.message);
+    return err;
 }
 
 /* ------------------------------------------------------------ reading */

@@ -1,0 +1,905 @@
+/*
+ * pipeline.c: a run, from inputs to outputs: shards, chunks in flight,
+ * worker threads, ordered delivery, atomic outputs and the summary.
+ *
+ * Work is cut into chunks of whole lines (chunk.c). Every thread runs the
+ * same loop:
+ *   1. claim a shard that nobody is reading (lowest index first), read and
+ *      decompress its next chunk (so decompression of one shard is serial,
+ *      but it overlaps the work on earlier chunks by other threads, and
+ *      different shards decompress in parallel);
+ *   2. run the per-line step over the chunk's lines (docs.h cuts them; the
+ *      scan's step is scan.c) and compress the output as one zstd frame (in
+ *      parallel, with a per-thread context);
+ *   3. hand the frame to the shard's writer: frames are written strictly in
+ *      chunk order, by whichever thread completes the next one in line.
+ * Chunk boundaries depend only on the data, and a manifest is a sequence of
+ * frames in chunk order, so the output is byte-identical for any thread
+ * count. Memory is bounded: at most `2 * threads + 2` chunks are in flight.
+ *
+ * The threads are OpenMP's, inside a thread created for each
+ * ts_run_execute: libgomp keeps a thread pool per thread that opens a
+ * parallel region, and a pool inherited across fork() hangs the child's next
+ * region. Owned by a thread that ends with the run, the pool ends with it too,
+ * so a process that forks between runs (Python's multiprocessing, Dask) can
+ * run again in parent and child.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "chunk.h"
+#include "docs.h"
+#include "pipeline.h"
+#include "stats.h"
+
+void ts_out_append(ts_out *o, const void *data, size_t len) { ts_buf_append(ts_out_buf(o), data, len); }
+
+typedef struct chunk_result {
+    uint64_t seq;
+    ts_buf frame;               /* the chunk's output as one zstd frame */
+    ts_stats stats;
+    int read_err;               /* the input failed after this chunk */
+    ts_diag read_diag;
+    struct chunk_result *next;
+} chunk_result;
+
+typedef struct shard {
+    char *path;                 /* as given */
+    char *name;                 /* relative name of the output, without the suffix */
+    char *out_path;
+    char *tmp_path;
+    uint64_t size;              /* compressed size, if known (for progress) */
+
+    /* Guarded by the run's mutex. */
+    int reading;                /* a thread is reading its next chunk */
+    int input_done;             /* no more chunks will be read */
+    uint64_t chunks_read;
+
+    /* Only the reading thread touches these. */
+    ts_chunker *chunker;
+    int opened;
+    uint64_t in_seen;           /* compressed bytes accounted for progress */
+
+    /* Guarded by wlock. */
+    pthread_mutex_t wlock;
+    ts_outfile *out;            /* the temporary output, or NULL */
+    uint64_t next_write;
+    chunk_result *pending;      /* results waiting for an earlier chunk, by seq */
+    int w_input_done;
+    uint64_t w_nchunks;
+    int finished;
+    int manifest_done;          /* the manifest is under its final name */
+    int failed;                 /* the input failed: the shard is incomplete */
+    int out_failed;             /* the output could not be written: fatal */
+    char fail_msg[1200];
+    ts_stats stats;
+    uint64_t bytes_in, bytes_out;
+    ts_format format;
+} shard;
+
+struct ts_run {
+    ts_run_settings s;
+    const ts_lexicon *lex;
+    const ts_model *model;
+    ts_scan_ctx scan;
+    ts_step scan_step;
+    const ts_step *step;
+    shard *shards;
+    size_t nshards, cap;
+    char *summary_path;
+    char *summary_tmp;
+    int prepared;
+    int executed;               /* a run executes once */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t first_open;          /* shards before it have no more input */
+    int in_flight;
+    int limit;
+    int fatal;                  /* stop everything (out of memory) */
+    int cancelled;
+    ts_progress progress;       /* under mu */
+};
+
+/* ---------------------------------------------------------------- settings */
+
+void ts_run_settings_default(ts_run_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->text_field = "text";
+    s->id_field = "id";
+    ts_policy_default(&s->policy);
+    s->max_doc_bytes = TS_DEFAULT_MAX_DOC_BYTES;
+    s->chunk_size = 2u << 20;
+    s->anchor_words = TS_DEFAULT_ANCHOR_WORDS;
+    s->manifest_level = 3;
+}
+
+static void diag_msg(ts_diag *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void diag_msg(ts_diag *diag, const char *fmt, ...)
+{
+    if (!diag)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(diag->message, sizeof diag->message, fmt, ap);
+    va_end(ap);
+}
+
+int ts_run_create(const ts_run_settings *s, const ts_lexicon *lex, const ts_model *model, ts_run **out,
+                  ts_diag *diag)
+{
+    *out = NULL;
+    ts_diag_clear(diag);
+    if (!s->outdir || !lex || !s->text_field || !s->id_field || s->chunk_size < 4096 || s->max_doc_bytes < 1 ||
+        s->max_doc_bytes >= UINT32_MAX) {
+        diag_msg(diag, "missing or out-of-range settings (outdir, lexicon, fields, chunk_size, max_doc_bytes)");
+        return TS_E_INVALID;
+    }
+    ts_run *r = calloc(1, sizeof *r);
+    if (!r)
+        return TS_E_NOMEM;
+    r->s = *s;
+    if (r->s.threads <= 0)
+        r->s.threads = omp_get_num_procs();
+    if (ts_policy_resolve(&r->s.policy, model) != TS_OK) {
+        diag_msg(diag, "the downweight threshold (%g) must not exceed the drop threshold (%g)",
+                 r->s.policy.downweight_above, r->s.policy.drop_above);
+        free(r);
+        return TS_E_INVALID;
+    }
+    r->lex = lex;
+    r->model = model;
+    r->scan = (ts_scan_ctx){&r->s, lex, model, NULL};
+    ts_scan_step(&r->scan_step, &r->scan);
+    r->step = s->step ? s->step : &r->scan_step;
+    r->limit = 2 * r->s.threads + 2;
+    if (asprintf(&r->summary_path, "%s/summary.json", s->outdir) < 0) {
+        free(r);
+        return TS_E_NOMEM;
+    }
+    if (!(r->summary_tmp = ts_outfile_tmp_name(r->summary_path))) {
+        free(r->summary_path);
+        free(r);
+        return TS_E_NOMEM;
+    }
+    /* The gate decides between a model's full scan and its empty-document
+     * score: without a model there is nothing to skip. */
+    if (s->gate && model) {
+        ts_gate *g = NULL;
+        int err = ts_gate_create(&g);
+        if (err) {
+            diag_msg(diag, "cannot create the gate");
+            free(r->summary_tmp);
+            free(r->summary_path);
+            free(r);
+            return err;
+        }
+        r->scan.gate = g;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    *out = r;
+    return TS_OK;
+}
+
+int ts_run_add_input(ts_run *r, const char *path, const char *name)
+{
+    if (r->prepared)
+        return TS_E_INVALID;
+    if (r->nshards == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        shard *v = realloc(r->shards, cap * sizeof *v);
+        if (!v)
+            return TS_E_NOMEM;
+        r->shards = v;
+        r->cap = cap;
+    }
+    shard *s = &r->shards[r->nshards];
+    memset(s, 0, sizeof *s);
+    s->path = strdup(path);
+    s->name = strdup(name);
+    if (!s->path || !s->name) {
+        free(s->path);
+        free(s->name);
+        return TS_E_NOMEM;
+    }
+    pthread_mutex_init(&s->wlock, NULL);
+    r->nshards++;
+    return TS_OK;
+}
+
+size_t ts_run_ninputs(const ts_run *r) { return r->nshards; }
+
+void ts_run_free(ts_run *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nshards; i++) {
+        shard *s = &r->shards[i];
+        ts_outfile_abort(s->out);
+        ts_chunker_free(s->chunker);
+        while (s->pending) {
+            chunk_result *c = s->pending;
+            s->pending = c->next;
+            ts_buf_free(&c->frame);
+            free(c);
+        }
+        pthread_mutex_destroy(&s->wlock);
+        free(s->path);
+        free(s->name);
+        free(s->out_path);
+        free(s->tmp_path);
+    }
+    free(r->shards);
+    free(r->summary_path);
+    free(r->summary_tmp);
+    ts_gate_free((ts_gate *)r->scan.gate);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* Is name (len bytes) the final name of one of a run's outputs? */
+static int is_output_name(const char *name, size_t len)
+{
+    static const char summary[] = "summary.json", manifest[] = TS_MANIFEST_SUFFIX;
+    if (len == sizeof summary - 1)
+        return !memcmp(name, summary, len);
+    return len >= sizeof manifest && !memcmp(name + len - (sizeof manifest - 1), manifest, sizeof manifest - 1);
+}
+
+int ts_run_prepare(ts_run *r, int *stale_out, ts_diag *diag)
+{
+    ts_diag_clear(diag);
+    const char *outdir = r->s.outdir;
+    if (stale_out)
+        *stale_out = 0;
+    if (mkdir_p(outdir) != 0) {
+        diag_msg(diag, "%s: cannot create the output directory: %s", outdir, strerror(errno));
+        return TS_E_IO;
+    }
+    if (!r->s.force && access(r->summary_path, F_OK) == 0) {
+        diag_msg(diag, "%s exists: pass --force to overwrite it", r->summary_path);
+        return TS_E_INVALID;
+    }
+    int stale = ts_outfile_remove_stale(outdir, is_output_name);
+    char last_dir[4096];
+    snprintf(last_dir, sizeof last_dir, "%s", outdir);
+    for (size_t i = 0; i < r->nshards; i++) {
+        shard *s = &r->shards[i];
+        free(s->out_path);
+        free(s->tmp_path);
+        s->tmp_path = NULL;
+        if (asprintf(&s->out_path, "%s/%s" TS_MANIFEST_SUFFIX, outdir, s->name) < 0) {
+            s->out_path = NULL;
+            return TS_E_NOMEM;
+        }
+        if (!(s->tmp_path = ts_outfile_tmp_name(s->out_path)))
+            return TS_E_NOMEM;
+        char *slash = strrchr(s->out_path, '/');
+        struct stat st, in_st;
+        if (stat(s->out_path, &st) == 0) {
+            if (strcmp(s->path, "-") && stat(s->path, &in_st) == 0 && st.st_dev == in_st.st_dev &&
+                st.st_ino == in_st.st_ino) {
+                diag_msg(diag, "%s: the output would overwrite an input", s->out_path);
+                return TS_E_INVALID;
+            }
+            if (!r->s.force) {
+                diag_msg(diag, "%s exists: pass --force to overwrite it", s->out_path);
+                return TS_E_INVALID;
+            }
+        }
+        *slash = '\0';
+        int rc = mkdir_p(s->out_path);
+        int mkdir_errno = errno;
+        if (rc == 0 && strcmp(s->out_path, last_dir) != 0) {
+            stale += ts_outfile_remove_stale(s->out_path, is_output_name);
+            snprintf(last_dir, sizeof last_dir, "%s", s->out_path);
+        }
+        *slash = '/';
+        if (rc != 0) {
+            diag_msg(diag, "%s: cannot create the directory: %s", s->out_path, strerror(mkdir_errno));
+            return TS_E_IO;
+        }
+        if (strcmp(s->path, "-") && stat(s->path, &in_st) == 0)
+            s->size = (uint64_t)in_st.st_size;
+    }
+    r->progress.inputs = r->nshards;
+    r->progress.bytes_in_total = 0;
+    for (size_t i = 0; i < r->nshards; i++)
+        r->progress.bytes_in_total += r->shards[i].size;
+    r->prepared = 1;
+    if (stale_out)
+        *stale_out = stale;
+    return TS_OK;
+}
+
+const char *ts_run_tmp_path(const ts_run *r, size_t i)
+{
+    if (i == r->nshards)
+        return r->summary_tmp;
+    return i < r->nshards ? r->shards[i].tmp_path : NULL;
+}
+
+/* ---------------------------------------------------------------- shards */
+
+static void shard_fail(shard *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void shard_fail(shard *s, const char *fmt, ...)
+{
+    if (s->failed)
+        return; /* keep the first cause */
+    s->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->fail_msg, sizeof s->fail_msg, fmt, ap);
+    va_end(ap);
+}
+
+static void out_fail(shard *s, const ts_diag *d)
+{
+    if (s->out_failed)
+        return;
+    s->out_failed = 1;
+    snprintf(s->fail_msg, sizeof s->fail_msg, "%s", d->message);
+}
+
+static void diag_text(const ts_diag *d, int err, char *buf, size_t cap)
+{
+    if (d->offset != UINT64_MAX)
+        snprintf(buf, cap, "%s: at byte %" PRIu64 ": %s (%s)", d->file, d->offset,
+                 d->message[0] ? d->message : ts_strerror(err), ts_strerror(err));
+    else
+        snprintf(buf, cap, "%s: %s (%s)", d->file, d->message[0] ? d->message : ts_strerror(err), ts_strerror(err));
+}
+
+/* A shard read to its end in which no line is a document (every line an
+ * error: not JSONL, or another text field). An empty input is not one. */
+static int shard_no_documents(const shard *s)
+{
+    return !s->failed && !s->out_failed && s->stats.docs > 0 && s->stats.ok == 0;
+}
+
+/* "3 invalid_json, 1 empty_line": the error kinds with their counts. */
+static void error_kinds_text(const ts_stats *st, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 1; k < TS_DOC_NKINDS && n < cap; k++)
+        if (st->errors[k])
+            n += (size_t)snprintf(buf + n, cap - n, "%s%" PRIu64 " %s", n ? ", " : "", st->errors[k],
+                                  ts_doc_error_name(k));
+}
+
+static void no_documents_text(const shard *s, char *buf, size_t cap)
+{
+    char kinds[300];
+    error_kinds_text(&s->stats, kinds, sizeof kinds);
+    const uint64_t *e = s->stats.errors;
+    int hint = e[TS_DOC_INVALID_JSON] || e[TS_DOC_MISSING_TEXT] || e[TS_DOC_TEXT_NOT_STRING];
+    snprintf(buf, cap, "%s: no line is a document: %" PRIu64 " line%s, all errors (%s)%s", s->path, s->stats.docs,
+             s->stats.docs == 1 ? "" : "s", kinds,
+             hint ? "; not JSONL, or the text is in another field (--text-field)?" : "");
+}
+
+/* Closes and renames a completed shard's output (under wlock). */
+static void shard_finish(ts_run *R, shard *s)
+{
+    if (s->finished)
+        return;
+    s->finished = 1;
+    ts_diag d;
+    ts_diag_clear(&d);
+    if (s->out && s->next_write == 0 && !s->out_failed) {
+        /* No lines at all: still a valid zstd file, one empty frame. */
+        char empty[32];
+        size_t n = ZSTD_compress(empty, sizeof empty, "", 0, 1);
+        if (ZSTD_isError(n))
+            snprintf(d.message, sizeof d.message, "%s: cannot write: %s", s->tmp_path, ZSTD_getErrorName(n)),
+                out_fail(s, &d);
+        else if (ts_outfile_write(s->out, empty, n, &d) != TS_OK)
+            out_fail(s, &d);
+    }
+    if (s->out) {
+        if (s->out_failed) {
+            ts_outfile_abort(s->out);
+        } else if (ts_outfile_commit(s->out, &d) != TS_OK) {
+            out_fail(s, &d);
+        } else {
+            s->manifest_done = 1;
+        }
+        s->out = NULL;
+    }
+    if (shard_no_documents(s))
+        no_documents_text(s, s->fail_msg, sizeof s->fail_msg);
+    pthread_mutex_lock(&R->mu);
+    R->progress.inputs_done++;
+    pthread_mutex_unlock(&R->mu);
+}
+
+/* Hands a chunk's result to its shard; writes every result now in order. */
+static void shard_deliver(ts_run *R, shard *s, chunk_result *res)
+{
+    int written = 0;
+    pthread_mutex_lock(&s->wlock);
+    chunk_result **pp = &s->pending;
+    while (*pp && (*pp)->seq < res->seq)
+        pp = &(*pp)->next;
+    res->next = *pp;
+    *pp = res;
+    while (s->pending && s->pending->seq == s->next_write) {
+        chunk_result *c = s->pending;
+        s->pending = c->next;
+        ts_diag d;
+        if (!s->out_failed && s->out && ts_outfile_write(s->out, c->frame.data, c->frame.len, &d) != TS_OK)
+            out_fail(s, &d);
+        ts_stats_add(&s->stats, &c->stats);
+        if (c->read_err) {
+            char msg[1100];
+            diag_text(&c->read_diag, c->read_err, msg, sizeof msg);
+            shard_fail(s, "%s", msg);
+        }
+        s->next_write++;
+        written++;
+        ts_buf_free(&c->frame);
+        free(c);
+    }
+    if (s->w_input_done && s->next_write == s->w_nchunks)
+        shard_finish(R, s);
+    pthread_mutex_unlock(&s->wlock);
+
+    pthread_mutex_lock(&R->mu);
+    R->in_flight -= written;
+    pthread_cond_broadcast(&R->cv);
+    pthread_mutex_unlock(&R->mu);
+}
+
+/* Records that a shard's input is over after nchunks chunks. */
+static void shard_input_over(ts_run *R, shard *s, uint64_t nchunks)
+{
+    pthread_mutex_lock(&s->wlock);
+    s->w_input_done = 1;
+    s->w_nchunks = nchunks;
+    if (s->chunker) {
+        const ts_reader *rd = ts_chunker_reader(s->chunker);
+        s->bytes_in = ts_reader_bytes_in(rd);
+        s->bytes_out = ts_reader_bytes_out(rd);
+        s->format = ts_reader_format(rd);
+    }
+    if (s->next_write == nchunks)
+        shard_finish(R, s);
+    pthread_mutex_unlock(&s->wlock);
+}
+
+/* Opens a shard's input and temporary output (by the reading thread). */
+static int shard_open(ts_run *R, shard *s)
+{
+    s->opened = 1;
+    ts_diag diag;
+    ts_diag_clear(&diag);
+    ts_reader *rd = NULL;
+    int err = ts_reader_open(s->path, &rd, &diag);
+    if (!err)
+        err = ts_chunker_create(rd, R->s.chunk_size, R->s.max_doc_bytes, &s->chunker);
+    if (err) {
+        if (!s->chunker)
+            ts_reader_free(rd);
+        char msg[1100];
+        if (!diag.file[0])
+            snprintf(diag.file, sizeof diag.file, "%s", s->path);
+        diag_text(&diag, err, msg, sizeof msg);
+        pthread_mutex_lock(&s->wlock);
+        shard_fail(s, "%s", msg);
+        pthread_mutex_unlock(&s->wlock);
+        return err;
+    }
+    ts_outfile *f = NULL;
+    err = ts_outfile_open(s->out_path, &f, &diag);
+    pthread_mutex_lock(&s->wlock);
+    s->out = f;
+    if (err)
+        out_fail(s, &diag);
+    pthread_mutex_unlock(&s->wlock);
+    return err;
+}
+
+/* ---------------------------------------------------------------- workers */
+
+typedef struct worker {
+    void *step_worker;
+    ZSTD_CCtx *cctx;
+    ts_buf text;                /* output of the current chunk, before compression */
+    ts_chunk chunk;
+} worker;
+
+/* Output text held before it is compressed (per worker). */
+#define TEXT_FLUSH (1u << 20)
+
+/* Compresses the worker's text into `frame` (one zstd frame per chunk,
+ * ended by ZSTD_e_end) and empties the text. The flush points depend only on
+ * the text, so the frame is the same for any thread count.
+ * @return 0, or -1 out of memory or a zstd error (the frame is unusable). */
+static int compress_text(worker *w, ts_buf *frame, ZSTD_EndDirective mode)
+{
+    if (w->text.failed)
+        return -1;
+    ZSTD_inBuffer in = {w->text.data, w->text.len, 0};
+    for (;;) {
+        size_t room = ZSTD_CStreamOutSize();
+        if (!ts_buf_reserve(frame, room))
+            return -1;
+        ZSTD_outBuffer out = {frame->data + frame->len, room, 0};
+        size_t left = ZSTD_compressStream2(w->cctx, &out, &in, mode);
+        if (ZSTD_isError(left))
+            return -1;
+        frame->len += out.pos;
+        /* e_continue: done once all input is taken; e_end: once flushed. */
+        if (mode == ZSTD_e_continue ? in.pos == in.size : left == 0)
+            break;
+    }
+    w->text.len = 0;
+    return 0;
+}
+
+/* Runs the step over a chunk's lines into a result (frame and statistics). */
+static chunk_result *process_chunk(ts_run *R, worker *w, const ts_chunk *c)
+{
+    chunk_result *res = calloc(1, sizeof *res);
+    if (!res)
+        return NULL;
+    res->seq = c->seq;
+    res->read_err = c->err;
+    res->read_diag = c->diag;
+    w->text.len = 0;
+    ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+    ts_line_cursor lc;
+    ts_line ln;
+    ts_lines_begin(&lc, c, R->s.max_doc_bytes);
+    int ok = 1;
+    while (ok && ts_lines_next(&lc, &ln)) {
+        ok = R->step->line(w->step_worker, &ln, (ts_out *)(void *)&w->text, &res->stats) == TS_OK;
+        /* Output can be ~100x its input (a chunk of empty lines): compress
+         * it as it grows instead of holding the chunk's whole text. */
+        if (ok && w->text.len >= TEXT_FLUSH)
+            ok = compress_text(w, &res->frame, ZSTD_e_continue) == 0;
+    }
+    if (!ok || compress_text(w, &res->frame, ZSTD_e_end) != 0) {
+        ts_buf_free(&res->frame);
+        free(res);
+        return NULL;
+    }
+    return res;
+}
+
+/* Picks the next shard to read from (under mu), or NULL. */
+static shard *pick_shard(ts_run *R, int *all_done)
+{
+    *all_done = 1;
+    while (R->first_open < R->nshards && R->shards[R->first_open].input_done)
+        R->first_open++;
+    for (size_t i = R->first_open; i < R->nshards; i++) {
+        shard *s = &R->shards[i];
+        if (s->input_done)
+            continue;
+        *all_done = 0;
+        if (!s->reading && R->in_flight < R->limit)
+            return s;
+    }
+    return NULL;
+}
+
+static int cancel_requested(const ts_run *R) { return R->s.cancel && *R->s.cancel; }
+
+static void stop_all(ts_run *R, int cancelled)
+{
+    pthread_mutex_lock(&R->mu);
+    R->fatal = 1;
+    R->cancelled |= cancelled;
+    pthread_cond_broadcast(&R->cv);
+    pthread_mutex_unlock(&R->mu);
+}
+
+static void worker_loop(ts_run *R, worker *w)
+{
+    for (;;) {
+        if (cancel_requested(R))
+            stop_all(R, 1);
+        pthread_mutex_lock(&R->mu);
+        shard *s;
+        int all_done;
+        while (!(s = pick_shard(R, &all_done)) && !all_done && !R->fatal)
+            pthread_cond_wait(&R->cv, &R->mu);
+        if (!s || R->fatal) {
+            pthread_cond_broadcast(&R->cv);
+            pthread_mutex_unlock(&R->mu);
+            return;
+        }
+        s->reading = 1;
+        R->in_flight++;
+        pthread_mutex_unlock(&R->mu);
+
+        int k = 0;
+        if (!s->opened)
+            k = shard_open(R, s) == TS_OK ? 1 : -1;
+        if (k >= 0) {
+            k = ts_chunker_next(s->chunker, &w->chunk);
+            if (k < 0) {
+                pthread_mutex_lock(&s->wlock);
+                shard_fail(s, "%s: %s", s->path, ts_strerror(k));
+                pthread_mutex_unlock(&s->wlock);
+            }
+        }
+        int over = k <= 0 || w->chunk.final;
+
+        pthread_mutex_lock(&R->mu);
+        s->reading = 0;
+        if (k > 0)
+            s->chunks_read++;
+        uint64_t nchunks = s->chunks_read;
+        if (over)
+            s->input_done = 1;
+        if (k <= 0)
+            R->in_flight--;
+        if (k > 0 && s->chunker) {
+            uint64_t in = ts_reader_bytes_in(ts_chunker_reader(s->chunker));
+            R->progress.bytes_in += in - s->in_seen;
+            s->in_seen = in;
+            R->progress.bytes_out += w->chunk.len + w->chunk.oversize_len;
+            R->progress.docs += w->chunk.nlines;
+        }
+        if (R->s.progress)
+            R->s.progress(R->s.progress_ud, &R->progress);
+        pthread_cond_broadcast(&R->cv);
+        pthread_mutex_unlock(&R->mu);
+
+        if (over)
+            shard_input_over(R, s, nchunks);
+        if (k <= 0)
+            continue;
+
+        chunk_result *res = process_chunk(R, w, &w->chunk);
+        if (!res) {
+            stop_all(R, 0);
+            return;
+        }
+        /* A chunk grown for a huge line does not keep its memory. */
+        if (w->chunk.cap > 2 * R->s.chunk_size)
+            ts_chunk_release(&w->chunk);
+        shard_deliver(R, s, res);
+    }
+}
+
+static void *run_threads(void *arg)
+{
+    ts_run *R = arg;
+    int setup_failed = 0;
+#pragma omp parallel num_threads(R->s.threads) shared(setup_failed)
+    {
+        worker w = {0};
+        int err = R->step->worker_create ? R->step->worker_create(R->step->ctx, &w.step_worker) : TS_OK;
+        w.cctx = ZSTD_createCCtx();
+        if (err || !w.cctx) {
+#pragma omp atomic write
+            setup_failed = 1;
+        } else {
+            ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, R->s.manifest_level);
+            ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 1);
+        }
+#pragma omp barrier
+        int failed;
+#pragma omp atomic read
+        failed = setup_failed;
+        if (!failed)
+            worker_loop(R, &w);
+        if (R->step->worker_free && w.step_worker)
+            R->step->worker_free(R->step->ctx, w.step_worker);
+        ZSTD_freeCCtx(w.cctx);
+        ts_buf_free(&w.text);
+        ts_chunk_release(&w.chunk);
+    }
+    if (setup_failed)
+        R->fatal = 1;
+    return setup_failed ? R : NULL;
+}
+
+int ts_run_execute(ts_run *R, ts_diag *diag)
+{
+    ts_diag_clear(diag);
+    if (!R->prepared || R->executed) {
+        diag_msg(diag, R->executed ? "a run executes once" : "ts_run_prepare first");
+        return TS_E_INVALID;
+    }
+    R->executed = 1;
+    pthread_t t;
+    void *setup_failed = NULL;
+    if (pthread_create(&t, NULL, run_threads, R) != 0) {
+        diag_msg(diag, "cannot create a thread: %s", strerror(errno));
+        return TS_E_NOMEM;
+    }
+    pthread_join(t, &setup_failed);
+    if (!R->fatal)
+        return TS_OK;
+    /* Nothing of a run that stopped is kept. */
+    for (size_t i = 0; i < R->nshards; i++) {
+        shard *s = &R->shards[i];
+        ts_outfile_abort(s->out);
+        s->out = NULL;
+    }
+    if (R->cancelled) {
+        diag_msg(diag, "cancelled");
+        return TS_E_CANCELLED;
+    }
+    diag_msg(diag, setup_failed ? "cannot set up the worker threads (out of memory?)" : "out of memory");
+    return TS_E_NOMEM;
+}
+
+/* ---------------------------------------------------------------- results */
+
+int ts_run_input(const ts_run *r, size_t i, ts_input_result *out)
+{
+    if (i >= r->nshards)
+        return TS_E_INVALID;
+    const shard *s = &r->shards[i];
+    memset(out, 0, sizeof *out);
+    out->path = s->path;
+    out->name = s->name;
+    out->status = s->out_failed ? TS_INPUT_OUTPUT_FAILED : s->failed ? TS_INPUT_FAILED
+                : shard_no_documents(s) ? TS_INPUT_NO_DOCUMENTS : TS_INPUT_OK;
+    out->message = out->status ? s->fail_msg : NULL;
+    out->manifest_done = s->manifest_done;
+    out->format = s->format;
+    out->bytes_in = s->bytes_in;
+    out->bytes_out = s->bytes_out;
+    out->stats = &s->stats;
+    return TS_OK;
+}
+
+void ts_run_totals(const ts_run *r, ts_stats *out, uint64_t *bytes_in, uint64_t *bytes_out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t in = 0, o = 0;
+    for (size_t i = 0; i < r->nshards; i++) {
+        ts_stats_add(out, &r->shards[i].stats);
+        in += r->shards[i].bytes_in;
+        o += r->shards[i].bytes_out;
+    }
+    if (bytes_in)
+        *bytes_in = in;
+    if (bytes_out)
+        *bytes_out = o;
+}
+
+static const char *format_name(ts_format f)
+{
+    return f == TS_FORMAT_ZSTD ? "zstd" : f == TS_FORMAT_GZIP ? "gzip" : "plain";
+}
+
+static char *xstrdup(const char *s, int *oom)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    *oom |= !d;
+    return d;
+}
+
+/* The run as a summary (stats.h). */
+static ts_summary *run_summary(ts_run *R, double wall)
+{
+    ts_summary *sm = ts_summary_new();
+    if (!sm)
+        return NULL;
+    const ts_run_settings *o = &R->s;
+    int oom = 0;
+    char hex[24];
+    sm->name = xstrdup(o->name, &oom);
+    snprintf(hex, sizeof hex, "%016" PRIx64, ts_lexicon_id(R->lex));
+    sm->lexicon_id = xstrdup(hex, &oom);
+    if (R->model) {
+        snprintf(hex, sizeof hex, "%016" PRIx64, ts_model_id(R->model));
+        sm->model_id = xstrdup(hex, &oom);
+    }
+    sm->text_field = xstrdup(o->text_field, &oom);
+    sm->id_field = xstrdup(o->id_field, &oom);
+    sm->drop_above = o->policy.drop_above;
+    sm->downweight_above = o->policy.downweight_above;
+    sm->downweight_factor = o->policy.downweight_factor;
+    sm->upweight_above = o->policy.upweight_above;
+    sm->keep_aligned_above = o->policy.keep_aligned_above;
+    sm->upweight_factor = o->policy.upweight_factor;
+    sm->error_action = xstrdup(o->error_drop ? "drop" : "keep", &oom);
+    sm->max_doc_bytes = o->max_doc_bytes;
+    sm->anchor_words = o->anchor_words;
+    sm->lexicon = xstrdup(o->lexicon_dir, &oom);
+    if (o->nlexicon_add > 0 && !(sm->lexicon_add = calloc((size_t)o->nlexicon_add, sizeof *sm->lexicon_add)))
+        oom = 1;
+    for (int i = 0; !oom && i < o->nlexicon_add; i++)
+        sm->lexicon_add[sm->nlexicon_add++] = xstrdup(o->lexicon_add[i], &oom);
+    sm->model = R->model ? xstrdup(o->model_path, &oom) : xstrdup("none", &oom);
+    sm->whole_documents = o->whole_documents;
+    sm->gate = R->scan.gate != NULL;
+    uint32_t ncat = ts_lexicon_ncategories(R->lex);
+    for (uint32_t c = 0; c < ncat && c < TS_MAX_CATEGORIES; c++)
+        sm->cats[sm->ncats++] = xstrdup(ts_lexicon_category_name(R->lex, c), &oom);
+    if (R->nshards && !(sm->shards = calloc(R->nshards, sizeof *sm->shards)))
+        oom = 1;
+    for (size_t i = 0; !oom && i < R->nshards; i++) {
+        ts_input_result in;
+        ts_run_input(R, i, &in);
+        ts_summary_shard *sh = &sm->shards[sm->nshards++];
+        sh->input = xstrdup(in.path, &oom);
+        if (in.manifest_done) {
+            if (asprintf(&sh->manifest, "%s" TS_MANIFEST_SUFFIX, in.name) < 0)
+                sh->manifest = NULL, oom = 1;
+        }
+        sh->status = xstrdup(in.status == TS_INPUT_OK ? "ok" : in.status == TS_INPUT_NO_DOCUMENTS ? "no_documents"
+                                                                                                  : "failed", &oom);
+        sh->error = xstrdup(in.message, &oom);
+        sh->format = xstrdup(format_name(in.format), &oom);
+        sh->bytes_in = in.bytes_in;
+        sh->bytes_decompressed = in.bytes_out;
+        sh->stats = *in.stats;
+        sm->total.shards++;
+        sm->total.failed_shards += in.status == TS_INPUT_FAILED || in.status == TS_INPUT_OUTPUT_FAILED;
+        sm->total.no_documents_shards += in.status == TS_INPUT_NO_DOCUMENTS;
+        sm->total.bytes_in += in.bytes_in;
+        sm->total.bytes_decompressed += in.bytes_out;
+        ts_stats_add(&sm->total.stats, in.stats);
+    }
+    sm->threads = o->threads;
+    sm->wall_seconds = wall;
+    if (oom) {
+        ts_summary_free(sm);
+        return NULL;
+    }
+    return sm;
+}
+
+int ts_run_write_summary(ts_run *R, double wall_seconds, ts_diag *diag)
+{
+    ts_diag_clear(diag);
+    ts_summary *sm = run_summary(R, wall_seconds);
+    char *text = NULL;
+    size_t len = 0;
+    int err = sm ? ts_summary_dump(sm, &text, &len) : TS_E_NOMEM;
+    ts_summary_free(sm);
+    if (err) {
+        diag_msg(diag, "out of memory writing the summary");
+        return err;
+    }
+    err = ts_outfile_write_all(R->summary_path, text, len, diag);
+    free(text);
+    return err;
+}
