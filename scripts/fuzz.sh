@@ -24,7 +24,9 @@ BUILD_DIR=${BUILD_DIR:-build-fuzz}
 CORPUS_DIR=${CORPUS_DIR:-fuzz-corpus}
 JOBS=${JOBS:-1}
 
-scripts/setup.sh   # the library's own packages
+# The library's own packages (and the plain build in ./build: BUILD_DIR here is
+# the fuzzing build, which setup.sh must not configure with gcc).
+env -u BUILD_DIR scripts/setup.sh
 scripts/need.sh clang libclang-rt-14-dev
 if [ ! -d "$BUILD_DIR" ]; then
     CC=clang meson setup "$BUILD_DIR" -Dfuzzing_engine=libfuzzer -Db_sanitize=address,undefined \
