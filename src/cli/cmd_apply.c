@@ -345,8 +345,12 @@ static void diag_message(const ts_diag *d, int err, char *buf, size_t cap)
     char where[64] = "";
     if (d->line)
         snprintf(where, sizeof where, ":%" PRIu64, d->line);
-    snprintf(buf, cap, "%s%s: %s (%s)", d->file, where, d->message[0] ? d->message : ts_strerror(err),
-             ts_strerror(err));
+    /* A mismatch's message says it all (TS_E_MISMATCH's own text is about models). */
+    if (err == TS_E_MISMATCH)
+        snprintf(buf, cap, "%s%s: %s", d->file, where, d->message);
+    else
+        snprintf(buf, cap, "%s%s: %s (%s)", d->file, where, d->message[0] ? d->message : ts_strerror(err),
+                 ts_strerror(err));
 }
 
 int cmd_apply(int argc, char **argv)
