@@ -72,6 +72,11 @@ static int os_open(ostream *o, const char *path, ts_format fmt, int level, ts_di
             return TS_E_NOMEM;
         ZSTD_CCtx_setParameter(o->z, ZSTD_c_compressionLevel, level < 0 ? 3 : level);
         ZSTD_CCtx_setParameter(o->z, ZSTD_c_checksumFlag, 1);
+        /* One compression worker beside the reading thread, as in `zstd -dc |
+         * zstd -3`: compression (most of apply's work) overlaps reading and
+         * checking. zstd's output is the same for any nbWorkers >= 1, so it
+         * does not depend on the threads either. */
+        ZSTD_CCtx_setParameter(o->z, ZSTD_c_nbWorkers, 1);
     } else if (fmt == TS_FORMAT_GZIP) {
         static const uint32_t sizes[] = {0, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT};
         int lv = level < 0 ? 1 : level > 3 ? 3 : level;
