@@ -63,7 +63,7 @@ typedef struct ostream {
     int failed;
 } ostream;
 
-static int os_open(ostream *o, const char *path, ts_format fmt, int level, ts_diag *diag)
+static int os_open(ostream *o, const char *path, ts_format fmt, int level, int worker, ts_diag *diag)
 {
     memset(o, 0, sizeof *o);
     o->fmt = fmt;
@@ -75,8 +75,10 @@ static int os_open(ostream *o, const char *path, ts_format fmt, int level, ts_di
         /* One compression worker beside the reading thread, as in `zstd -dc |
          * zstd -3`: compression (most of apply's work) overlaps reading and
          * checking. zstd's output is the same for any nbWorkers >= 1, so it
-         * does not depend on the threads either. */
-        ZSTD_CCtx_setParameter(o->z, ZSTD_c_nbWorkers, 1);
+         * does not depend on the threads either. The exclusion log, small,
+         * goes without (a worker costs tens of MB of buffers). */
+        if (worker)
+            ZSTD_CCtx_setParameter(o->z, ZSTD_c_nbWorkers, 1);
     } else if (fmt == TS_FORMAT_GZIP) {
         static const uint32_t sizes[] = {0, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT};
         int lv = level < 0 ? 1 : level > 3 ? 3 : level;
@@ -559,10 +561,10 @@ int ts_apply_shard(const ts_apply_settings *s, const char *shard_path, const cha
     }
     if (fmt < 0)
         fmt = (int)ts_reader_format(ts_chunker_reader(ch));
-    if ((err = os_open(&out, out_path, (ts_format)fmt, s->level, diag)))
+    if ((err = os_open(&out, out_path, (ts_format)fmt, s->level, 1, diag)))
         goto done;
     if (removed_path && !attrs) {
-        if ((err = os_open(&rem, removed_path, (ts_format)fmt, s->level, diag)))
+        if ((err = os_open(&rem, removed_path, (ts_format)fmt, s->level, 0, diag)))
             goto done;
         have_rem = 1;
     }
