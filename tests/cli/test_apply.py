@@ -320,6 +320,26 @@ class ApplyTest(unittest.TestCase):
         self.assertEqual([p.name for p in out.iterdir() if p.name.startswith(".")], [])
 
 
+class AttributesErrorLinesTest(unittest.TestCase):
+    def test_every_line_has_its_attributes_line(self):
+        tmp = Path(tempfile.mkdtemp(prefix="ts-attr-"))
+        try:
+            run("scan", "-q", "-o", tmp / "scan", SAMPLE, check=0)
+            run("apply", "-q", "-m", tmp / "scan", "-o", tmp / "ds", "--attributes", "x", SAMPLE, check=0)
+            for src in sorted(SAMPLE.iterdir()):
+                man = manifest(tmp / "scan" / (src.name + SUFFIX))
+                attrs = [json.loads(l) for l in lines_of(tmp / "ds" / "attributes" / "x" / src.name)]
+                self.assertEqual(len(attrs), len(lines_of(src)))
+                for m, a in zip(man, attrs):
+                    self.assertEqual(a["id"], m["id"])
+                    if m["status"] == "error":
+                        self.assertEqual(a["attributes"], {})
+                    else:
+                        self.assertAlmostEqual(a["attributes"]["x__tropescan__evil"][0][2], m["score"], places=5)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def jsonpath_evil_at_least(attrs: dict, key: str, thr: float) -> bool:
     """The mixer's `$.attributes[?(@.KEY[0][2] >= thr)]`: matches when the
     attribute exists and its first span's score is >= thr."""
