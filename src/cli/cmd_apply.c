@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,21 @@ typedef struct shard_job {
     ts_diag diag;
     ts_apply_counts c;
 } shard_job;
+
+/* Temporary names to remove on SIGINT or SIGTERM (ts_outfile_tmp_name gives
+ * the names ts_outfile_open uses); SIGKILL's are removed by the next run. */
+static char **volatile g_tmps;
+static volatile size_t g_ntmps;
+
+static void on_signal(int sig)
+{
+    char **t = g_tmps;
+    for (size_t i = 0; t && i < g_ntmps; i++)
+        if (t[i])
+            unlink(t[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 static int mkdir_p(const char *path)
 {
@@ -426,6 +442,8 @@ int cmd_apply(int argc, char **argv)
     o.in.outdir = o.outdir;
     cli_inputs L = {0};
     shard_job *jobs = NULL;
+    char **tmps = NULL;
+    size_t ntmps_free = 0;
     ts_lexicon *lex = NULL;
     int exit_code = EXIT_USAGE;
     if (cli_collect_inputs(argc, argv, optind, &o.in, &L) != 0 || L.n == 0) {
@@ -508,6 +526,25 @@ int cmd_apply(int argc, char **argv)
         goto done;
     }
 
+    char sp[4096];
+    snprintf(sp, sizeof sp, "%s/apply-summary.json", o.outdir);
+    size_t ntmps = 2 * L.n + 1;
+    if (!(tmps = calloc(ntmps, sizeof *tmps))) {
+        cli_error("out of memory");
+        exit_code = EXIT_FATAL;
+        goto done;
+    }
+    ntmps_free = ntmps;
+    for (size_t i = 0; i < L.n; i++) {
+        tmps[2 * i] = ts_outfile_tmp_name(jobs[i].out);
+        tmps[2 * i + 1] = jobs[i].removed ? ts_outfile_tmp_name(jobs[i].removed) : NULL;
+    }
+    tmps[2 * L.n] = ts_outfile_tmp_name(sp);
+    g_tmps = tmps;
+    g_ntmps = ntmps;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int threads = o.threads > 0 ? o.threads : omp_get_num_procs();
@@ -572,8 +609,6 @@ int cmd_apply(int argc, char **argv)
     put_counts(&b, &total);
     snprintf(tmp, sizeof tmp, "},\n  \"threads\": %d,\n  \"wall_seconds\": %.3f\n}\n", threads, wall);
     ts_buf_puts(&b, tmp);
-    char sp[4096];
-    snprintf(sp, sizeof sp, "%s/apply-summary.json", o.outdir);
     if (b.failed || ts_outfile_write_all(sp, b.data, b.len, &diag) != TS_OK) {
         cli_error("%s: cannot write: %s", sp, b.failed ? "out of memory" : diag.message);
         exit_code = EXIT_FATAL;
@@ -586,6 +621,10 @@ int cmd_apply(int argc, char **argv)
                 L.n, L.n == 1 ? "" : "s", failed, total.lines_in, total.kept, total.copies, total.dropped,
                 total.bytes_in / 1e6, total.bytes_out / 1e6, wall, sp);
 done:
+    g_tmps = NULL;
+    for (size_t i = 0; tmps && i < ntmps_free; i++)
+        free(tmps[i]);
+    free(tmps);
     for (size_t i = 0; jobs && i < L.n; i++) {
         free(jobs[i].manifest);
         free(jobs[i].out);

@@ -314,6 +314,15 @@ class ApplyTest(unittest.TestCase):
             # Whatever is under a final name is complete.
             for f in out.glob("*.zst") if out.exists() else []:
                 self.assertEqual(read_any(f), read_any(ref / f.name), f)
+        # SIGTERM: the run dies by the signal and leaves no temporary.
+        p = subprocess.Popen([TROPESCAN, "apply", "-q", "-f", "-j2", "-m", scan, "-o", out, big],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait()
+        if rc != 0:   # it may have finished first
+            self.assertEqual(rc, -signal.SIGTERM)
+            self.assertEqual([q.name for q in out.iterdir() if ".tmp." in q.name], [])
         run("apply", "-q", "-f", "-m", scan, "-o", out, big, check=0)
         for f in ref.glob("*.zst"):
             self.assertEqual((out / f.name).read_bytes(), f.read_bytes())
