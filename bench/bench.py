@@ -213,6 +213,22 @@ def main():
         A(Cmd("ref_tsN", f"reference tropescan scan -j {N}",
               f"{r} scan {args.ts_args} -j {N} --force --quiet -o {so('refN')} {zfiles}", D, "zst shards", N,
               rss=True))
+    if args.tropescan:
+        # apply (issue 11): the zstd shards filtered with the manifests of a scan
+        # made once here, against decompress-and-recompress of the same shards
+        # (zstd -3, as apply writes), N at a time.
+        sa = os.path.join(args.data, "scan-apply")
+        subprocess.run([args.tropescan, "scan", *shlex.split(args.ts_args), "-j", str(N), "--force", "--quiet",
+                        "-o", sa, *[x["path"] for x in zst]], check=True)
+        rec = q(os.path.join(args.data, "recompressed"))
+        os.makedirs(os.path.join(args.data, "recompressed"), exist_ok=True)
+        A(Cmd("recompN", f"zstd -dc | zstd -3 -c, {N} at a time",
+              f"{zlist} | xargs -P {N} -I{{}} bash -o pipefail -c "
+              f"\"zstd -dcq {{}} | zstd -3 -q -c > {rec}/\\$(basename {{}})\"",
+              D, "zst shards", N, group="apply"))
+        A(Cmd("applyN", f"tropescan apply -j {N}",
+              f"{t} apply -j {N} --force --quiet -m {q(sa)} -o {q(os.path.join(args.data, 'applied'))} {zfiles}",
+              D, "zst shards", N, rss=True, group="apply"))
     if args.only:
         keep = set(args.only.split(","))
         cmds[:] = [c for c in cmds if c.key in keep]
@@ -249,7 +265,7 @@ def main():
     by = {c.key: c for c in cmds}
     stats = {c.key: summarise(c) for c in cmds}
     refs = {"main": "zstdN", "gzip": "igzip" if "igzip" in by else "gzip", "big": "big_zstd",
-            "one": "zstd1"}
+            "one": "zstd1", "apply": "recompN"}
 
     def mbs(key):
         s = stats.get(key)
@@ -274,7 +290,8 @@ def main():
     table = "\n".join(lines)
     print(table)
     print("x ref: ratio to `zstd -dc` on all threads for the zstd shards (to igzip/gzip for "
-          "the gzip shard, to single-thread `zstd -dc` for the single large shard)")
+          "the gzip shard, to single-thread `zstd -dc` for the single large shard, to "
+          "`zstd -dc | zstd -3 -c` N at a time for apply)")
 
     checks = []
 
@@ -297,8 +314,10 @@ def main():
     if "ref_tsN" in by:
         check(f"tropescan -j{N} / reference -j{N}", ratio("tsN", "ref_tsN"), 1.0)
         check("tropescan -j1 / reference -j1", ratio("ts1", "ref_ts1"), 1.0)
+    if "applyN" in by:
+        check("tropescan apply -jN / zstd -dc | zstd -3 (same shards, N at a time)", ratio("applyN", "recompN"), 0.8)
     check(f"tropescan -j{N} / -j1, single large shard", ratio("big_tsN", "big_ts1"), 0.9 * N)
-    for k in ("tsN", "ts_one", "big_tsN"):
+    for k in ("tsN", "ts_one", "big_tsN", "applyN"):
         if stats.get(k):
             check(f"peak RSS MB ({by[k].label})", stats[k]["peak_rss_mb"], 256, ge=False)
     if checks and args.tiny:

@@ -683,6 +683,8 @@ typedef struct ts_manifest_line {
     size_t tropes_len;
     const char *spans;          /* the raw JSON array */
     size_t spans_len;
+    const char *anchored;       /* the raw JSON object */
+    size_t anchored_len;
 } ts_manifest_line;
 
 /* Opens a manifest file (zstd, as scan writes it). */
@@ -772,6 +774,108 @@ void ts_explainer_free(ts_explainer *e);
 void ts_model_feature_name(const ts_model *m, int i, char *buf, size_t cap);
 /* The calibrated probability of a head's margin (head 0 score, 1 aligned). */
 double ts_model_probability(const ts_model *m, int head, double margin);
+
+/* ---------------------------------------------------------------- apply */
+/*
+ * Applying a scan: each shard is read again, line by line, beside the
+ * manifest scan wrote for it, and written as the shard a data team trains
+ * on: dropped lines removed, weights realised (sampled copies, or a field),
+ * or, instead, as Dolma attributes. Every line is checked against its
+ * manifest line (line number, offset, status, and for documents the decoded
+ * text's length and XXH64 `fp`); any mismatch stops the shard and nothing is
+ * left under its final names. Lines are cut and parsed by the same code as
+ * scan's (chunk.c, docs.c), so they are scan's lines by construction.
+ */
+
+/* A trope rule of a policy: when every condition holds, the action. */
+#define TS_RULE_MAX_CONDS 4
+typedef struct ts_rule_cond {
+    int what;                   /* 0 score, 1 aligned, 2 tropes.<cat> (raw hits), 3 anchored.<cat> */
+    char cat[64];               /* the category, for 2 and 3 */
+    double min;                 /* holds when the value >= min */
+} ts_rule_cond;
+
+typedef struct ts_rule {
+    ts_action action;
+    int nconds;
+    ts_rule_cond conds[TS_RULE_MAX_CONDS];
+} ts_rule;
+
+#define TS_POLICY_MAX_RULES 32
+/* A policy file (docs in README.md, "The policy file"): key = value lines,
+ * '#' comments. Keys: drop_above, downweight_above, downweight_factor,
+ * upweight_above, upweight_factor, keep_aligned_above (as scan's options;
+ * "off" for a threshold that is never reached), and rule (repeatable):
+ *   rule = ACTION if COND [and COND]...
+ * ACTION is keep, downweight, drop or upweight; COND is `score >= X`,
+ * `aligned >= X`, `tropes.CAT >= N` or `anchored.CAT >= N`. Rules are tried
+ * in order before the thresholds; the first that holds decides. */
+typedef struct ts_policy_file {
+    ts_policy policy;           /* thresholds the file sets; the others -1 (factors: -1 too) */
+    int nrules;
+    ts_rule rules[TS_POLICY_MAX_RULES];
+} ts_policy_file;
+
+/* Parses a policy file's text. @return TS_OK, or TS_E_FORMAT (diag: file, line, what). */
+int ts_policy_file_parse(const char *text, size_t len, const char *name, ts_policy_file *out, ts_diag *diag);
+int ts_policy_file_load(const char *path, ts_policy_file *out, ts_diag *diag);
+/* Decides with rules first (counts: the manifest's "tropes" and "anchored"
+ * objects, raw JSON; NULL or "" for none), then ts_policy_decide. */
+ts_action ts_policy_decide_rules(const ts_policy *p, const ts_rule *rules, int nrules, double score, double aligned,
+                                 const char *tropes, size_t tropes_len, const char *anchored, size_t anchored_len,
+                                 double *weight);
+/* @return the count of `cat` in a manifest counts object (raw JSON), 0 if absent. */
+uint64_t ts_manifest_count(const char *obj, size_t len, const char *cat);
+
+typedef enum ts_weights_mode {
+    TS_WEIGHTS_SAMPLE = 0,      /* copies: floor(w), one more iff XXH64(fp, seed) / 2^64 < frac(w) */
+    TS_WEIGHTS_FIELD = 1,       /* every kept line once, with "<field>":w added to its object */
+} ts_weights_mode;
+
+typedef struct ts_apply_settings {
+    const char *text_field;     /* as the scan's (default "text") */
+    const char *id_field;       /* as the scan's (default "id") */
+    uint64_t max_doc_bytes;     /* as the scan's (default 16 MiB) */
+    int redecide;               /* 1: decide again from the manifest's scores with policy and rules */
+    ts_policy policy;           /* resolved (no unset threshold) when redecide */
+    const ts_rule *rules;
+    int nrules;
+    int error_action;           /* error lines: -1 as the manifest says, 0 keep, 1 drop */
+    ts_weights_mode weights;
+    const char *weight_field;   /* TS_WEIGHTS_FIELD: the key */
+    uint64_t seed;              /* TS_WEIGHTS_SAMPLE */
+    int compress;               /* -1: as the input, else a ts_format */
+    int level;                  /* -1: the default (zstd 3, gzip 1); zstd 1..19, gzip 0..3 */
+    /* Attributes mode (attributes_name set): no filtered shard; one Dolma
+     * attributes line per input line, keys "<name>__tropescan__<part>". lex
+     * (compiled, the scan's) gives the trope spans. */
+    const char *attributes_name;
+    const ts_lexicon *lex;
+} ts_apply_settings;
+
+void ts_apply_settings_default(ts_apply_settings *s);
+
+typedef struct ts_apply_counts {
+    uint64_t lines_in;          /* input lines */
+    uint64_t kept;              /* lines written at least once */
+    uint64_t dropped;           /* lines written no copy (dropped, or sampled out) */
+    uint64_t copies;            /* lines written, repeats counted */
+    uint64_t errors;            /* error lines (of the lines in) */
+    uint64_t actions[TS_NACTIONS]; /* the decided actions */
+    uint64_t bytes_in;          /* the input shard, as stored */
+    uint64_t bytes_out;         /* the output, as stored */
+} ts_apply_counts;
+
+/* Applies one manifest to one shard. out_path: the filtered shard (or, in
+ * attributes mode, the attributes file); removed_path: where removed lines
+ * go with their reason, or NULL. Outputs are committed only when the whole
+ * shard is done; on failure none is left under its final name.
+ * Thread-safe for different shards.
+ * @return TS_OK; TS_E_MISMATCH (a line is not the manifest's: diag names the
+ * shard, the line, expected and found), TS_E_FORMAT / TS_E_TRUNCATED /
+ * TS_E_DECOMPRESS (the manifest or the shard is corrupt), TS_E_IO, TS_E_NOMEM. */
+int ts_apply_shard(const ts_apply_settings *s, const char *shard_path, const char *manifest_path,
+                   const char *out_path, const char *removed_path, ts_apply_counts *out, ts_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@ enum { EXIT_OK = 0, EXIT_INPUT_FAILED = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
 
 /* Subcommands: each parses its own options (getopt_long) and returns an exit code. */
 int cmd_scan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 int cmd_lexicon(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

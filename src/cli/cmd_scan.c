@@ -38,11 +38,13 @@ typedef struct scan_opts {
     double upweight_above;     /* > 1: never */
     double keep_aligned_above; /* never downweight when aligned >= it (> 1: off) */
     double upweight_factor;
+    int downweight_factor_set, upweight_factor_set;
     uint64_t max_doc_bytes;
     uint64_t chunk_size;
     uint64_t anchor_words;
     int manifest_level;
     const char *name;          /* --name: the dataset's name in summary.json, or NULL */
+    const char *policy_file;   /* --policy-file: thresholds and factors (options override it) */
     cli_lexmodel lm;
     cli_input_opts in;         /* --glob, --exclude */
 } scan_opts;
@@ -81,6 +83,9 @@ static const char scan_help[] =
     "      --keep-aligned-above P\n"
     "                            never downweight (only drop) when aligned >= P\n"
     "                            (default: the model's policy, else off)\n"
+    "      --policy-file FILE    thresholds and factors from a policy file (README.md;\n"
+    "                            the options above override it; its trope rules are\n"
+    "                            applied by tropescan apply)\n"
     "      --error-action A      keep (default) or drop documents that cannot be read\n"
     "      --max-doc-bytes N     longer lines are reported as too_long (default: 16M)\n"
     "      --anchor-words N      trope hits within N words of an AI mention are\n"
@@ -116,6 +121,7 @@ enum {
     OPT_EXCLUDE,
     OPT_GATE,
     OPT_EXHAUSTIVE,
+    OPT_POLICY_FILE,
 };
 
 
@@ -244,6 +250,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         {"gate", no_argument, 0, OPT_GATE},
         {"exhaustive", no_argument, 0, OPT_EXHAUSTIVE},
         {"name", required_argument, 0, OPT_NAME},
+        {"policy-file", required_argument, 0, OPT_POLICY_FILE},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
     };
@@ -298,6 +305,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         case OPT_DOWNWEIGHT_FACTOR:
             if (cli_parse_double("--downweight-factor", optarg, 0, 1, &o->downweight_factor))
                 return -1;
+            o->downweight_factor_set = 1;
             break;
         case OPT_UPWEIGHT_ABOVE:
             if (cli_parse_double("--upweight-above", optarg, 0, 1, &o->upweight_above))
@@ -306,6 +314,7 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         case OPT_UPWEIGHT_FACTOR:
             if (cli_parse_double("--upweight-factor", optarg, 1, 1000, &o->upweight_factor))
                 return -1;
+            o->upweight_factor_set = 1;
             break;
         case OPT_ERROR_ACTION:
             if (strcmp(optarg, "keep") && strcmp(optarg, "drop")) {
@@ -331,12 +340,38 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         case OPT_GATE: gate = gate >= 0 ? 1 : gate; break;
         case OPT_EXHAUSTIVE: gate = -1; break;
         case OPT_NAME: o->name = optarg; break;
+        case OPT_POLICY_FILE: o->policy_file = optarg; break;
         case OPT_KEEP_ALIGNED:
             if (cli_parse_double("--keep-aligned-above", optarg, 0, 1, &o->keep_aligned_above))
                 return -1;
             break;
         default: fputs("(see tropescan scan --help)\n", stderr); return -1;
         }
+    }
+    if (o->policy_file) {
+        ts_policy_file pf;
+        ts_diag d;
+        int err = ts_policy_file_load(o->policy_file, &pf, &d);
+        if (err) {
+            cli_diag_error(&d, err);
+            return -1;
+        }
+        if (pf.nrules) {
+            cli_error("scan: %s: trope rules are applied by tropescan apply (from the counts scan records); "
+                      "scan takes the file's thresholds and factors only", o->policy_file);
+            return -1;
+        }
+        /* The options override the file. */
+        double *to[] = {&o->drop_above, &o->downweight_above, &o->upweight_above, &o->keep_aligned_above};
+        const double from[] = {pf.policy.drop_above, pf.policy.downweight_above, pf.policy.upweight_above,
+                               pf.policy.keep_aligned_above};
+        for (int i = 0; i < 4; i++)
+            if (*to[i] < 0 && from[i] >= 0)
+                *to[i] = from[i];
+        if (!o->downweight_factor_set && pf.policy.downweight_factor >= 0)
+            o->downweight_factor = pf.policy.downweight_factor;
+        if (!o->upweight_factor_set && pf.policy.upweight_factor >= 0)
+            o->upweight_factor = pf.policy.upweight_factor;
     }
     if (!o->outdir) {
         cli_error("scan: -o OUTDIR is required (see tropescan scan --help)");

@@ -11,6 +11,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  scan      score every document of JSONL shards; write manifests and a summary\n"
+    "  apply     apply a scan's manifests: filtered shards, or Dolma attributes\n"
     "  lexicon   check the lexicon, or count what each pattern hits on a corpus\n"
     "  train     train a model from labelled JSONL\n"
     "  eval      measure a model on labelled JSONL\n"
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int, char **);
     } commands[] = {
-        {"scan", cmd_scan}, {"lexicon", cmd_lexicon}, {"train", cmd_train},
+        {"scan", cmd_scan}, {"apply", cmd_apply}, {"lexicon", cmd_lexicon}, {"train", cmd_train},
         {"eval", cmd_eval}, {"explain", cmd_explain},
         {"report", cmd_report},
     };

@@ -433,6 +433,8 @@ static int parse_line(ts_manifest_reader *r, const char *line, size_t len, uint6
     out->tropes_len = f[K_TROPES].raw_len;
     out->spans = f[K_SPANS].raw;
     out->spans_len = f[K_SPANS].raw_len;
+    out->anchored = f[K_ANCHORED].raw;
+    out->anchored_len = f[K_ANCHORED].raw_len;
     r->lines++;
     return 1;
 }
