@@ -91,8 +91,16 @@ static int part_name(const char *name, unsigned long *i, unsigned long *n)
     return !strcmp(canon, name);
 }
 
+/* Partition summaries met in directories: every one of the N must be there
+ * (one directory each, or all in one). */
+typedef struct parts {
+    unsigned long n;
+    unsigned char *seen;
+    const char *where;
+} parts;
+
 /* Adds a RUN argument's summaries. @return 0, or -1 (printed). */
-static int add_run(run_list *L, const char *arg)
+static int add_run(run_list *L, parts *P, const char *arg)
 {
     struct stat st;
     if (stat(arg, &st) != 0) {
@@ -114,44 +122,61 @@ static int add_run(run_list *L, const char *arg)
         cli_error("merge: %s: %s", arg, strerror(errno));
         return -1;
     }
-    unsigned long nparts = 0;
-    unsigned char *seen = NULL;
     struct dirent *e;
-    int rc = 0;
+    int rc = 0, found = 0;
+    char **names = NULL;
+    size_t nnames = 0;
     while (rc == 0 && (e = readdir(dp))) {
         unsigned long i, n;
         if (!part_name(e->d_name, &i, &n))
             continue;
-        if (nparts && n != nparts) {
-            cli_error("merge: %s holds partitions of %lu and of %lu: merge the summaries of one split by naming "
-                      "them", arg, nparts, n);
+        if (P->n && n != P->n) {
+            cli_error("merge: partitions of %lu (in %s) and of %lu (in %s): merge the summaries of one split",
+                      P->n, P->where, n, arg);
             rc = -1;
             break;
         }
-        if (!nparts) {
-            if (n > 1000000 || !(seen = calloc(n, 1))) {
+        if (!P->n) {
+            if (n > 1000000 || !(P->seen = calloc(n, 1))) {
                 rc = -1;
                 break;
             }
-            nparts = n;
+            P->n = n;
+            P->where = arg;
         }
-        seen[i] = 1;
+        if (P->seen[i]) {
+            cli_error("merge: summary.part-%lu-of-%lu.json is given twice (%s)", i, n, arg);
+            rc = -1;
+            break;
+        }
+        P->seen[i] = 1;
+        char **v = realloc(names, (nnames + 1) * sizeof *v);
+        if (!v || !(v[nnames] = strdup(e->d_name))) {
+            names = v ? v : names;
+            rc = -1;
+            break;
+        }
+        names = v;
+        nnames++;
+        found = 1;
     }
     closedir(dp);
-    if (rc == 0 && nparts) {
-        for (unsigned long i = 0; i < nparts && rc == 0; i++) {
-            if (!seen[i]) {
-                cli_error("merge: %s: summary.part-%lu-of-%lu.json is missing: partition %lu has not finished "
-                          "(or failed); rerun it (scan --partition %lu/%lu --resume) before merging",
-                          arg, i, nparts, i, i, nparts);
-                rc = -1;
-                break;
-            }
-            char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/summary.part-%lu-of-%lu.json", arg, i, nparts);
-            rc = list_add(L, path, arg);
+    /* readdir's order is the file system's: sort for a stable order of messages */
+    for (size_t a = 1; a < nnames; a++)
+        for (size_t b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0; b--) {
+            char *t = names[b];
+            names[b] = names[b - 1];
+            names[b - 1] = t;
         }
-    } else if (rc == 0) {
+    for (size_t k = 0; rc == 0 && k < nnames; k++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", arg, names[k]);
+        rc = list_add(L, path, arg);
+    }
+    for (size_t k = 0; k < nnames; k++)
+        free(names[k]);
+    free(names);
+    if (rc == 0 && !found) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/summary.json", arg);
         if (access(path, F_OK) != 0) {
@@ -161,8 +186,19 @@ static int add_run(run_list *L, const char *arg)
             rc = list_add(L, path, arg);
         }
     }
-    free(seen);
     return rc;
+}
+
+static int parts_complete(const parts *P)
+{
+    for (unsigned long i = 0; i < P->n; i++)
+        if (!P->seen[i]) {
+            cli_error("merge: summary.part-%lu-of-%lu.json is missing: partition %lu has not finished (or "
+                      "failed); rerun it (scan --partition %lu/%lu --resume) before merging",
+                      i, P->n, i, i, P->n);
+            return -1;
+        }
+    return 0;
 }
 
 static int same_dir(const char *a, const char *b)
@@ -276,9 +312,16 @@ int cmd_merge(int argc, char **argv)
     ts_summary *merged = NULL;
     char *text = NULL, *out_path = NULL;
     int exit_code = EXIT_USAGE;
+    parts P = {0};
     for (int i = optind; i < argc; i++)
-        if (add_run(&L, argv[i]) != 0)
+        if (add_run(&L, &P, argv[i]) != 0) {
+            free(P.seen);
             goto done;
+        }
+    int complete = parts_complete(&P);
+    free(P.seen);
+    if (complete != 0)
+        goto done;
     exit_code = EXIT_FATAL;
     if (!(sums = calloc(L.n, sizeof *sums)))
         goto done;

@@ -1055,11 +1055,25 @@ static int resume_check(ts_run *r, shard *s, ts_diag *diag)
     char mine[1024];
     run_key(r, mine, sizeof mine);
     if (strcmp(key, mine)) {
+        /* Name the first setting that differs ("name value" pairs). */
+        const char *x = key, *y = mine;
+        char what[200] = "options";
+        while (*x && *y) {
+            size_t nx = strcspn(x, " "), ny = strcspn(y, " ");
+            const char *vx = x + nx + (x[nx] == ' '), *vy = y + ny + (y[ny] == ' ');
+            size_t lx = strcspn(vx, " "), ly = strcspn(vy, " ");
+            if (nx != ny || memcmp(x, y, nx) || lx != ly || memcmp(vx, vy, lx)) {
+                snprintf(what, sizeof what, "%.*s: %.*s there, %.*s here", (int)(nx < 40 ? nx : 40), x,
+                         (int)(lx < 60 ? lx : 60), vx, (int)(ly < 60 ? ly : 60), vy);
+                break;
+            }
+            x = vx + lx + (vx[lx] == ' ');
+            y = vy + ly + (vy[ly] == ' ');
+        }
         diag_msg(diag,
-                 "%s: this output directory was made with other options (lexicon, model or scan settings): "
-                 "it has \"%.150s\", this run \"%.150s\"; resume with the same options, or scan into another "
-                 "directory",
-                 path, key, mine);
+                 "%.300s: this output directory was made with other options (%s); --resume needs the same "
+                 "lexicon, model and options: use them, or scan into another directory",
+                 path, what);
         result = TS_E_INVALID;
         goto out;
     }
