@@ -626,7 +626,7 @@ int ts_run_set_summary_name(ts_run *r, const char *name);
 
 /* Resume (before ts_run_prepare; the scan's own step only). Every shard read
  * to its end leaves a record beside its manifest,
- * "<name>.manifest.done.json": the input's size and modification time, the
+ * ".<name>.manifest.done.json": the input's size and modification time, the
  * manifest's size, the options that shape a manifest (lexicon and model
  * identities, fields, policy, limits, chunk size, compression level) and the
  * shard's counts. With resume on, ts_run_prepare skips every shard whose

@@ -102,7 +102,7 @@ static const char scan_help[] =
     "                            combines them); partitions may share OUTDIR\n"
     "      --resume              keep the shards an earlier run of the same options\n"
     "                            completed (same input size and mtime: see\n"
-    "                            <name>.manifest.done.json) and redo the rest\n"
+    "                            .<name>.manifest.done.json) and redo the rest\n"
     "  -h, --help                this help\n"
     "\n"
     "Exit codes: 0 all inputs scanned; 1 some input failed, or had no line that is a\n"

@@ -956,7 +956,8 @@ int ts_run_set_resume(ts_run *r, int on)
 int ts_run_input_resumed(const ts_run *r, size_t i) { return i < r->nshards && r->shards[i].resumed; }
 
 /*
- * A resume record, "<name>.manifest.done.json" beside each manifest, written
+ * A resume record, ".<name>.manifest.done.json" beside each manifest (<name>
+ * its file name there: a hidden file), written
  * (atomically) once the manifest is under its final name, for a shard read to
  * its end. Line 1 is what makes the manifest reusable:
  *   {"input": PATH, "size": N, "mtime_ns": N, "manifest_bytes": N, "options": KEY}
@@ -978,11 +979,15 @@ static void run_key(const ts_run *R, char *buf, size_t cap)
              o->max_doc_bytes, o->chunk_size, o->anchor_words, o->manifest_level);
 }
 
+/* "<dir>/.<base>.manifest.done.json": hidden, as temporaries are, so a
+ * listing of the directory shows the outputs a reader uses. */
 static char *record_path(const shard *s)
 {
     size_t n = strlen(s->out_path) - (sizeof TS_MANIFEST_SUFFIX - 1);
+    const char *slash = strrchr(s->out_path, '/');
+    size_t dir = slash ? (size_t)(slash - s->out_path) + 1 : 0;
     char *p = NULL;
-    if (asprintf(&p, "%.*s" TS_RECORD_SUFFIX, (int)n, s->out_path) < 0)
+    if (asprintf(&p, "%.*s.%.*s" TS_RECORD_SUFFIX, (int)dir, s->out_path, (int)(n - dir), s->out_path + dir) < 0)
         return NULL;
     return p;
 }
