@@ -457,7 +457,8 @@ typedef struct ts_stats {
     uint64_t ok;                                /* lines that are documents */
     uint64_t text_bytes;                        /* decoded text of the documents */
     uint64_t fast_path;                         /* documents without a lexicon hit */
-    uint64_t errors[TS_DOC_NKINDS];             /* by kind (errors[TS_DOC_OK] stays 0) */
+    uint64_t errors[TS_DOC_NKINDS];             /* by kind; errors[TS_DOC_OK]: of unknown kind (read
+                                                 * from a summary without errors_by_kind) */
     uint64_t actions[TS_NACTIONS];
     uint64_t trope_docs[TS_MAX_CATEGORIES];     /* documents with >= 1 hit */
     uint64_t trope_hits[TS_MAX_CATEGORIES];     /* hits */

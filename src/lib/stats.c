@@ -529,6 +529,8 @@ static int parse_stats(parse_ctx *p, json_t *o, ts_stats *st, int define_cats, u
         return bad(p, "scored, score_sum, aligned_scored, aligned_sum or score_at_or_above");
     if (has_sums)
         *has_sums = sums;
+    if (!ek)
+        st->errors[TS_DOC_OK] = nerr; /* errors of unknown kind (no errors_by_kind) */
     /* Counts that contradict each other: a damaged or edited summary. */
     uint64_t nact = 0, nh = 0, nah = 0;
     for (int a = 0; a < TS_NACTIONS; a++)
