@@ -30,7 +30,7 @@ try:
 except ImportError:   # a source checkout, not configured by meson
     _paths = None
 
-__all__ = ["Scanner", "Result", "Span", "read_manifest", "TropescanError", "version"]
+__all__ = ["Scanner", "Result", "Span", "read_manifest", "TropescanError"]
 
 # ---------------------------------------------------------------- the library
 
@@ -140,11 +140,6 @@ _m_close = _proto("ts_manifest_close", None, _P)
 _action_name = _proto("ts_action_name", ctypes.c_char_p, ctypes.c_int)
 
 DEFAULT_ANCHOR_WORDS = 40
-
-
-def version() -> str:
-    """The library's version (what `tropescan --version` prints)."""
-    return "0.1.0"
 
 
 class TropescanError(Exception):
