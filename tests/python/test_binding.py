@@ -111,7 +111,9 @@ class Binding(unittest.TestCase):
         self.assertEqual(len(df), len(self.texts) + 2)
         self.assertEqual(list(df["line"]), list(range(1, len(df) + 1)))
         self.assertIn("score", df.columns)
-        self.assertEqual(list(df["status"]).count("error"), 3)   # the empty text, not json, no text field
+        recs = list(self.ts.read_manifest(self.manifest, as_dataframe=False))
+        self.assertEqual(list(df["status"]), [r["status"] for r in recs])
+        self.assertEqual(list(df["status"]).count("error"), 2)   # not json, no text field
 
 
 if __name__ == "__main__":
