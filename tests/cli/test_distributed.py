@@ -103,6 +103,12 @@ class Partitions(Base):
         seen = [sh["input"] for p in parts for sh in p["shards"]]
         self.assertEqual(sorted(seen), sorted(str(self.inp / n) for n in self.names))   # each once
         self.assertGreater(min(len(p["shards"]) for p in parts), 0)
+        # the documented hash: XXH64(name, seed 0) mod N, name = manifest path without the suffix
+        import xxhash
+        for i, p in enumerate(parts):
+            for sh in p["shards"]:
+                name = sh["manifest"][:-len(".manifest.jsonl.zst")]
+                self.assertEqual(xxhash.xxh64(name.encode(), seed=0).intdigest() % 4, i, name)
         run("merge", "-q", "-o", out, out, check=0)
         self.assert_same_run(out)
         # merge again needs --force; report reads the merged summary like any other
