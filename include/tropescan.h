@@ -280,7 +280,7 @@ typedef struct ts_doc_score {
     const ts_window *windows; /* in text order (valid until the next call) */
     uint32_t best;       /* index of the window that gave score */
     int gated;           /* 1 if the gate skipped the document (ts_scanner_set_gate) */
-} ts_doc_score;
+} ts_doc_score;   /* python/tropescan mirrors this layout (ctypes): change both */
 
 /* `model` may be NULL: then score and aligned are -1 and only matches are filled. */
 int ts_scanner_create(const ts_lexicon *lex, const ts_model *model, uint32_t anchor_words,
@@ -633,6 +633,38 @@ int ts_run_write_summary(ts_run *r, double wall_seconds, ts_diag *diag);
 /* Frees the run, removing any temporary it still holds. */
 void ts_run_free(ts_run *r);
 
+/* ---------------------------------------------------------------- many machines */
+/*
+ * Partitions: n machines given the same input list each take the inputs
+ * whose partition is theirs, and together cover every input exactly once.
+ * An input's partition is XXH64 (seed 0) of its name (its manifest's path
+ * relative to the output directory, without the suffix: what
+ * ts_run_add_input takes) modulo n. It depends on nothing else, so a
+ * partition's manifests are byte-identical to a whole run's.
+ * @return the partition, in [0, n) (0 when n is 0). */
+uint32_t ts_partition_of(const char *name, uint32_t n);
+
+/* Names the run's summary "name" in outdir instead of "summary.json"
+ * (partitions sharing a directory: scan writes summary.part-I-of-N.json).
+ * It must be "summary*.json", without '/'. Before ts_run_prepare.
+ * @return TS_OK, TS_E_INVALID, TS_E_NOMEM. */
+int ts_run_set_summary_name(ts_run *r, const char *name);
+
+/* Resume (before ts_run_prepare; the scan's own step only). Every shard read
+ * to its end leaves a record beside its manifest,
+ * ".<name>.manifest.done.json": the input's size and modification time, the
+ * manifest's size, the options that shape a manifest (lexicon and model
+ * identities, fields, policy, limits, chunk size, compression level) and the
+ * shard's counts. With resume on, ts_run_prepare skips every shard whose
+ * record matches (same input path, size and mtime; manifest of the recorded
+ * size) and lets the others be redone, overwriting what is there; a record
+ * made with other options makes it fail with TS_E_INVALID (diag says what
+ * differs). A skipped shard's counts come from its record, so the summary is
+ * the uninterrupted run's. @return TS_OK, TS_E_INVALID. */
+int ts_run_set_resume(ts_run *r, int on);
+/* @return 1 if input i was skipped as complete by resume. */
+int ts_run_input_resumed(const ts_run *r, size_t i);
+
 /* ---------------------------------------------------------------- outputs */
 /*
  * Every output is written as "<dir>/.<name>.tmp.<host>.<pid>" and renamed to
@@ -685,7 +717,7 @@ typedef struct ts_manifest_line {
     size_t spans_len;
     const char *anchored;       /* the raw JSON object */
     size_t anchored_len;
-} ts_manifest_line;
+} ts_manifest_line;   /* python/tropescan mirrors this layout (ctypes): change both */
 
 /* Opens a manifest file (zstd, as scan writes it). */
 int ts_manifest_open(const char *path, ts_manifest_reader **out, ts_diag *diag);
@@ -724,6 +756,12 @@ void ts_summary_totals(const ts_summary *s, ts_summary_counts *out);
 int ts_summary_merge(const ts_summary *const *in, size_t n, ts_summary **out, ts_diag *diag);
 /* The summary as JSON text (the layout scan writes; a new string). */
 int ts_summary_dump(const ts_summary *s, char **text, size_t *len);
+
+/* Orders a (merged) summary's shards as scan reads a directory: by name
+ * (the manifest's path without the suffix, else the input's path), byte by
+ * byte with '/' before every other byte. A merge of partitions of one run
+ * over directories then lists its shards as the whole run does. */
+void ts_summary_sort_shards(ts_summary *s);
 
 /* ---------------------------------------------------------------- explain */
 /*

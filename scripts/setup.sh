@@ -9,6 +9,7 @@ packages=(
   gcc g++ pkg-config meson ninja-build python3
   libhyperscan-dev libzstd-dev libxxhash-dev libisal-dev zlib1g-dev
   zstd gzip python3-xxhash libjansson-dev
+  python3-pandas python3-distributed
 )
 scripts/need.sh "${packages[@]}"
 

@@ -45,6 +45,8 @@ typedef struct scan_opts {
     int manifest_level;
     const char *name;          /* --name: the dataset's name in summary.json, or NULL */
     const char *policy_file;   /* --policy-file: thresholds and factors (options override it) */
+    uint32_t part_i, part_n;   /* --partition I/N (part_n 0: none) */
+    int resume;                /* --resume */
     cli_lexmodel lm;
     cli_input_opts in;         /* --glob, --exclude */
 } scan_opts;
@@ -105,6 +107,14 @@ static const char scan_help[] =
     "      --lexicon-add DIR     add the categories/patterns in DIR (repeatable)\n"
     "      --model FILE          use this model instead of the embedded default\n"
     "      --force-model         accept a model trained with a different lexicon\n"
+    "      --partition I/N       scan only partition I (0 <= I < N) of the inputs: those\n"
+    "                            whose name (manifest path without the suffix) has\n"
+    "                            XXH64 mod N == I; the summary is then\n"
+    "                            OUTDIR/summary.part-I-of-N.json (tropescan merge\n"
+    "                            combines them); partitions may share OUTDIR\n"
+    "      --resume              keep the shards an earlier run of the same options\n"
+    "                            completed (same input size and mtime: see\n"
+    "                            .<name>.manifest.done.json) and redo the rest\n"
     "  -h, --help                this help\n"
     "\n"
     "Exit codes: 0 all inputs scanned; 1 some input failed, or had no line that is a\n"
@@ -122,6 +132,8 @@ enum {
     OPT_GATE,
     OPT_EXHAUSTIVE,
     OPT_POLICY_FILE,
+    OPT_PARTITION,
+    OPT_RESUME,
 };
 
 
@@ -192,7 +204,7 @@ static void error_kinds_text(const ts_stats *st, char *buf, size_t cap)
 }
 
 /* The run in one paragraph on stderr: what a user sees at the end. */
-static void print_result(const ts_run *R, const char *outdir, double wall)
+static void print_result(const ts_run *R, const char *outdir, const char *summary, double wall)
 {
     ts_stats t;
     uint64_t out = 0, failed = 0, nodocs = 0;
@@ -214,11 +226,11 @@ static void print_result(const ts_run *R, const char *outdir, double wall)
     fprintf(stderr,
             "scan: %zu shard%s (%" PRIu64 " failed, %" PRIu64 " without documents), %" PRIu64 " documents: "
             "%" PRIu64 " keep, %" PRIu64 " downweight, %" PRIu64 " drop, %" PRIu64 " upweight; %" PRIu64
-            " error%s%s; %.*f MB in %.2f s, %.1f MB/s; summary: %s/summary.json\n",
+            " error%s%s; %.*f MB in %.2f s, %.1f MB/s; summary: %s/%s\n",
             n, n == 1 ? "" : "s", failed, nodocs, t.docs, t.actions[TS_ACTION_KEEP],
             t.actions[TS_ACTION_DOWNWEIGHT], t.actions[TS_ACTION_DROP], t.actions[TS_ACTION_UPWEIGHT], nerr,
             nerr == 1 ? "" : "s", errs, out < 1000000 ? 3 : 1, out / 1e6, wall, wall > 0 ? out / wall / 1e6 : 0.0,
-            outdir);
+            outdir, summary);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -251,6 +263,8 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         {"exhaustive", no_argument, 0, OPT_EXHAUSTIVE},
         {"name", required_argument, 0, OPT_NAME},
         {"policy-file", required_argument, 0, OPT_POLICY_FILE},
+        {"partition", required_argument, 0, OPT_PARTITION},
+        {"resume", no_argument, 0, OPT_RESUME},
         CLI_LEXMODEL_LONGOPTS,
         {0, 0, 0, 0},
     };
@@ -341,6 +355,28 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         case OPT_EXHAUSTIVE: gate = -1; break;
         case OPT_NAME: o->name = optarg; break;
         case OPT_POLICY_FILE: o->policy_file = optarg; break;
+        case OPT_RESUME: o->resume = 1; break;
+        case OPT_PARTITION: {
+            /* I/N: decimal, 0 <= I < N <= 1000000, nothing else */
+            const char *p = optarg;
+            char *end;
+            uint64_t v[2];
+            int ok = 1;
+            for (int k = 0; k < 2 && ok; k++) {
+                ok = *p >= '0' && *p <= '9';
+                errno = 0;
+                v[k] = ok ? strtoull(p, &end, 10) : 0;
+                ok = ok && errno == 0 && *end == (k ? '\0' : '/') && v[k] <= 1000000;
+                p = end + 1;
+            }
+            if (!ok || v[1] == 0 || v[0] >= v[1]) {
+                cli_error("scan: --partition: expected I/N with 0 <= I < N <= 1000000 (e.g. 0/4), got '%s'", optarg);
+                return -1;
+            }
+            o->part_i = (uint32_t)v[0];
+            o->part_n = (uint32_t)v[1];
+            break;
+        }
         case OPT_KEEP_ALIGNED:
             if (cli_parse_double("--keep-aligned-above", optarg, 0, 1, &o->keep_aligned_above))
                 return -1;
@@ -389,6 +425,10 @@ static int parse_args(int argc, char **argv, scan_opts *o)
     if (o->downweight_above >= 0 && o->drop_above >= 0 && o->downweight_above > o->drop_above) {
         cli_error("scan: --downweight-above (%g) must not exceed --drop-above (%g)", o->downweight_above,
                   o->drop_above);
+        return -1;
+    }
+    if (o->resume && o->force) {
+        cli_error("scan: --resume and --force exclude each other (--force starts over)");
         return -1;
     }
     if (o->lm.model_path && o->no_model) {
@@ -440,10 +480,23 @@ int cmd_scan(int argc, char **argv)
         cli_inputs_free(&L);
         return EXIT_USAGE;
     }
+    if (o.part_n) {
+        /* This partition's share; it may be empty (its summary then says so). */
+        size_t k = 0;
+        for (size_t i = 0; i < L.n; i++) {
+            if (ts_partition_of(L.v[i].name, o.part_n) == o.part_i) {
+                L.v[k++] = L.v[i];
+            } else {
+                free(L.v[i].path);
+                free(L.v[i].name);
+            }
+        }
+        L.n = k;
+    }
 
     /* A run in which no input can even be opened writes nothing (no
      * summary.json that a rerun with the right path would need --force for). */
-    int readable = 0;
+    int readable = L.n == 0;
     for (size_t i = 0; i < L.n && !readable; i++) {
         int fd = strcmp(L.v[i].path, "-") ? open(L.v[i].path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : STDIN_FILENO;
         if (fd >= 0 && fd != STDIN_FILENO)
@@ -461,6 +514,7 @@ int cmd_scan(int argc, char **argv)
     ts_lexicon *lex = NULL;
     ts_model *model = NULL;
     ts_run *R = NULL;
+    char sname[64] = "summary.json";
     const char **tmps = NULL;
     int exit_code = EXIT_FATAL;
     if (cli_load_lexicon(&o.lm, &lex) != TS_OK || (!o.no_model && cli_load_model(&o.lm, lex, &model) != TS_OK))
@@ -509,10 +563,31 @@ int cmd_scan(int argc, char **argv)
             cli_error("out of memory");
             goto done;
         }
+    if (o.part_n) {
+        snprintf(sname, sizeof sname, "summary.part-%" PRIu32 "-of-%" PRIu32 ".json", o.part_i, o.part_n);
+        if (ts_run_set_summary_name(R, sname) != TS_OK) {
+            cli_error("out of memory");
+            goto done;
+        }
+    }
+    if (o.resume && ts_run_set_resume(R, 1) != TS_OK) {
+        cli_error("scan: --resume cannot be used here");
+        exit_code = EXIT_USAGE;
+        goto done;
+    }
     int stale = 0;
     if ((err = ts_run_prepare(R, &stale, &diag)) != TS_OK) {
         cli_error("%s", diag.message[0] ? diag.message : ts_strerror(err));
+        if (o.resume && err == TS_E_INVALID)
+            exit_code = EXIT_USAGE;
         goto done;
+    }
+    if (o.resume && !o.quiet) {
+        size_t kept = 0;
+        for (size_t i = 0; i < ts_run_ninputs(R); i++)
+            kept += (size_t)ts_run_input_resumed(R, i);
+        cli_error("resume: %zu of %zu shard%s already complete, %zu to scan", kept, ts_run_ninputs(R),
+                  ts_run_ninputs(R) == 1 ? "" : "s", ts_run_ninputs(R) - kept);
     }
     if (stale && !o.quiet)
         cli_error("note: removed %d temporary file%s left by an interrupted run", stale, stale == 1 ? "" : "s");
@@ -558,7 +633,7 @@ int cmd_scan(int argc, char **argv)
         cli_error("%s", diag.message);
         exit_code = EXIT_FATAL;
     } else if (!o.quiet) {
-        print_result(R, o.outdir, wall);
+        print_result(R, o.outdir, sname, wall);
     }
 done:
     g_tmps = NULL;

@@ -17,6 +17,7 @@ static const char usage[] =
     "  eval      measure a model on labelled JSONL\n"
     "  explain   show why documents get their scores\n"
     "  report    compare datasets: prevalence with intervals, tables and charts\n"
+    "  merge     combine the summaries of partitions or runs into one\n"
     "\n"
     "  tropescan COMMAND --help   options of a command\n"
     "  tropescan --version       the version\n"
@@ -45,7 +46,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"scan", cmd_scan}, {"apply", cmd_apply}, {"lexicon", cmd_lexicon}, {"train", cmd_train},
         {"eval", cmd_eval}, {"explain", cmd_explain},
-        {"report", cmd_report},
+        {"report", cmd_report}, {"merge", cmd_merge},
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name))

@@ -35,12 +35,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <zstd.h>
 
 #include "chunk.h"
 #include "docs.h"
 #include "pipeline.h"
 #include "stats.h"
+
+/* A shard's resume record beside its manifest (see the end of this file). */
+#define TS_RECORD_SUFFIX ".manifest.done.json"
 
 void ts_out_append(ts_out *o, const void *data, size_t len) { ts_buf_append(ts_out_buf(o), data, len); }
 
@@ -59,6 +63,10 @@ typedef struct shard {
     char *out_path;
     char *tmp_path;
     uint64_t size;              /* compressed size, if known (for progress) */
+    uint64_t st_size;           /* the input's size and mtime when opened (resume records) */
+    int64_t st_mtime_ns;
+    int stat_ok;
+    int resumed;                /* skipped: complete from an earlier run (resume.c) */
 
     /* Guarded by the run's mutex. */
     int reading;                /* a thread is reading its next chunk */
@@ -100,6 +108,7 @@ struct ts_run {
     char *summary_tmp;
     int prepared;
     int executed;               /* a run executes once */
+    int resume;                 /* ts_run_set_resume */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -110,6 +119,10 @@ struct ts_run {
     int cancelled;
     ts_progress progress;       /* under mu */
 };
+
+/* Resume records (the end of this file). */
+static int resume_check(ts_run *r, shard *s, ts_diag *diag);
+static void resume_record(ts_run *R, shard *s);
 
 /* ---------------------------------------------------------------- settings */
 
@@ -273,12 +286,18 @@ static int mkdir_p(const char *path)
 }
 
 /* Is name (len bytes) the final name of one of a run's outputs? */
+static int ends_with(const char *name, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len >= n && !memcmp(name + len - n, suffix, n);
+}
+
 static int is_output_name(const char *name, size_t len)
 {
-    static const char summary[] = "summary.json", manifest[] = TS_MANIFEST_SUFFIX;
-    if (len == sizeof summary - 1)
-        return !memcmp(name, summary, len);
-    return len >= sizeof manifest && !memcmp(name + len - (sizeof manifest - 1), manifest, sizeof manifest - 1);
+    /* summary.json, and a partition's summary.part-I-of-N.json */
+    if (len >= 12 && !memcmp(name, "summary", 7) && ends_with(name, len, ".json"))
+        return 1;
+    return ends_with(name, len, TS_MANIFEST_SUFFIX) || ends_with(name, len, TS_RECORD_SUFFIX);
 }
 
 int ts_run_prepare(ts_run *r, int *stale_out, ts_diag *diag)
@@ -291,7 +310,7 @@ int ts_run_prepare(ts_run *r, int *stale_out, ts_diag *diag)
         diag_msg(diag, "%s: cannot create the output directory: %s", outdir, strerror(errno));
         return TS_E_IO;
     }
-    if (!r->s.force && access(r->summary_path, F_OK) == 0) {
+    if (!r->s.force && !r->resume && access(r->summary_path, F_OK) == 0) {
         diag_msg(diag, "%s exists: pass --force to overwrite it", r->summary_path);
         return TS_E_INVALID;
     }
@@ -317,10 +336,15 @@ int ts_run_prepare(ts_run *r, int *stale_out, ts_diag *diag)
                 diag_msg(diag, "%s: the output would overwrite an input", s->out_path);
                 return TS_E_INVALID;
             }
-            if (!r->s.force) {
+            if (!r->s.force && !r->resume) {
                 diag_msg(diag, "%s exists: pass --force to overwrite it", s->out_path);
                 return TS_E_INVALID;
             }
+        }
+        if (r->resume) {
+            int rc = resume_check(r, s, diag);
+            if (rc < 0)
+                return rc;
         }
         *slash = '\0';
         int rc = mkdir_p(s->out_path);
@@ -339,8 +363,11 @@ int ts_run_prepare(ts_run *r, int *stale_out, ts_diag *diag)
     }
     r->progress.inputs = r->nshards;
     r->progress.bytes_in_total = 0;
-    for (size_t i = 0; i < r->nshards; i++)
+    r->progress.inputs_done = 0;
+    for (size_t i = 0; i < r->nshards; i++) {
         r->progress.bytes_in_total += r->shards[i].size;
+        r->progress.inputs_done += r->shards[i].resumed;
+    }
     r->prepared = 1;
     if (stale_out)
         *stale_out = stale;
@@ -444,6 +471,8 @@ static void shard_finish(ts_run *R, shard *s)
     }
     if (shard_no_documents(s))
         no_documents_text(s, s->fail_msg, sizeof s->fail_msg);
+    if (s->manifest_done && !s->failed && !s->out_failed)
+        resume_record(R, s);
     pthread_mutex_lock(&R->mu);
     R->progress.inputs_done++;
     pthread_mutex_unlock(&R->mu);
@@ -507,6 +536,12 @@ static void shard_input_over(ts_run *R, shard *s, uint64_t nchunks)
 static int shard_open(ts_run *R, shard *s)
 {
     s->opened = 1;
+    struct stat in_st;
+    if (strcmp(s->path, "-") && stat(s->path, &in_st) == 0) {
+        s->stat_ok = 1;
+        s->st_size = (uint64_t)in_st.st_size;
+        s->st_mtime_ns = (int64_t)in_st.st_mtim.tv_sec * 1000000000 + in_st.st_mtim.tv_nsec;
+    }
     ts_diag diag;
     ts_diag_clear(&diag);
     ts_reader *rd = NULL;
@@ -816,7 +851,7 @@ static char *xstrdup(const char *s, int *oom)
 }
 
 /* The run as a summary (stats.h). */
-static ts_summary *run_summary(ts_run *R, double wall)
+static ts_summary *run_summary_range(ts_run *R, double wall, size_t first, size_t count)
 {
     ts_summary *sm = ts_summary_new();
     if (!sm)
@@ -853,9 +888,9 @@ static ts_summary *run_summary(ts_run *R, double wall)
     uint32_t ncat = ts_lexicon_ncategories(R->lex);
     for (uint32_t c = 0; c < ncat && c < TS_MAX_CATEGORIES; c++)
         sm->cats[sm->ncats++] = xstrdup(ts_lexicon_category_name(R->lex, c), &oom);
-    if (R->nshards && !(sm->shards = calloc(R->nshards, sizeof *sm->shards)))
+    if (count && !(sm->shards = calloc(count, sizeof *sm->shards)))
         oom = 1;
-    for (size_t i = 0; !oom && i < R->nshards; i++) {
+    for (size_t i = first; !oom && i < first + count; i++) {
         ts_input_result in;
         ts_run_input(R, i, &in);
         ts_summary_shard *sh = &sm->shards[sm->nshards++];
@@ -887,6 +922,8 @@ static ts_summary *run_summary(ts_run *R, double wall)
     return sm;
 }
 
+static ts_summary *run_summary(ts_run *R, double wall) { return run_summary_range(R, wall, 0, R->nshards); }
+
 int ts_run_write_summary(ts_run *R, double wall_seconds, ts_diag *diag)
 {
     ts_diag_clear(diag);
@@ -902,4 +939,196 @@ int ts_run_write_summary(ts_run *R, double wall_seconds, ts_diag *diag)
     err = ts_outfile_write_all(R->summary_path, text, len, diag);
     free(text);
     return err;
+}
+
+/* ---------------------------------------------------------------- partitions, summary name, resume */
+
+int ts_run_set_summary_name(ts_run *r, const char *name)
+{
+    if (r->prepared || !name || !*name || strchr(name, '/') || !is_output_name(name, strlen(name)))
+        return TS_E_INVALID;
+    char *path = NULL, *tmp = NULL;
+    if (asprintf(&path, "%s/%s", r->s.outdir, name) < 0)
+        return TS_E_NOMEM;
+    if (!(tmp = ts_outfile_tmp_name(path))) {
+        free(path);
+        return TS_E_NOMEM;
+    }
+    free(r->summary_path);
+    free(r->summary_tmp);
+    r->summary_path = path;
+    r->summary_tmp = tmp;
+    return TS_OK;
+}
+
+int ts_run_set_resume(ts_run *r, int on)
+{
+    if (r->prepared || (on && r->s.step))
+        return TS_E_INVALID;
+    r->resume = on != 0;
+    return TS_OK;
+}
+
+int ts_run_input_resumed(const ts_run *r, size_t i) { return i < r->nshards && r->shards[i].resumed; }
+
+/*
+ * A resume record, ".<name>.manifest.done.json" beside each manifest (<name>
+ * its file name there: a hidden file), written
+ * (atomically) once the manifest is under its final name, for a shard read to
+ * its end. Line 1 is what makes the manifest reusable:
+ *   {"input": PATH, "size": N, "mtime_ns": N, "manifest_bytes": N, "options": KEY}
+ * (KEY: the lexicon and model identities and every setting that changes a
+ * manifest's bytes or counts); the rest is the shard as a one-shard
+ * summary.json, so a resumed run's summary is the uninterrupted run's.
+ * A manifest without its record (killed between the two renames) is redone.
+ */
+static void run_key(const ts_run *R, char *buf, size_t cap)
+{
+    const ts_run_settings *o = &R->s;
+    snprintf(buf, cap,
+             "lexicon %016" PRIx64 " model %016" PRIx64 " text_field %s id_field %s drop %.17g downweight %.17g "
+             "downweight_factor %.17g upweight %.17g keep_aligned %.17g upweight_factor %.17g error_drop %d "
+             "whole_documents %d gate %d max_doc_bytes %" PRIu64 " chunk_size %" PRIu64 " anchor_words %u level %d",
+             ts_lexicon_id(R->lex), R->model ? ts_model_id(R->model) : 0, o->text_field, o->id_field,
+             o->policy.drop_above, o->policy.downweight_above, o->policy.downweight_factor, o->policy.upweight_above,
+             o->policy.keep_aligned_above, o->policy.upweight_factor, o->error_drop, o->whole_documents,
+             R->scan.gate != NULL, o->max_doc_bytes, o->chunk_size, o->anchor_words, o->manifest_level);
+}
+
+/* "<dir>/.<base>.manifest.done.json": hidden, as temporaries are, so a
+ * listing of the directory shows the outputs a reader uses. */
+static char *record_path(const shard *s)
+{
+    size_t n = strlen(s->out_path) - (sizeof TS_MANIFEST_SUFFIX - 1);
+    const char *slash = strrchr(s->out_path, '/');
+    size_t dir = slash ? (size_t)(slash - s->out_path) + 1 : 0;
+    char *p = NULL;
+    if (asprintf(&p, "%.*s.%.*s" TS_RECORD_SUFFIX, (int)dir, s->out_path, (int)(n - dir), s->out_path + dir) < 0)
+        return NULL;
+    return p;
+}
+
+static void resume_record(ts_run *R, shard *s)
+{
+    struct stat st;
+    if (!s->stat_ok || stat(s->out_path, &st) != 0)
+        return;
+    char *path = record_path(s);
+    ts_summary *sm = run_summary_range(R, 0, (size_t)(s - R->shards), 1);
+    char *text = NULL;
+    size_t len = 0;
+    char key[1024];
+    run_key(R, key, sizeof key);
+    ts_buf b = {0};
+    if (path && sm && ts_summary_dump(sm, &text, &len) == TS_OK) {
+        ts_buf_append(&b, "{\"input\": ", 10);
+        ts_json_put_string(&b, s->path, strlen(s->path));
+        char nums[200];
+        int n = snprintf(nums, sizeof nums, ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"manifest_bytes\": %" PRIu64
+                         ", \"options\": ", s->st_size, s->st_mtime_ns, (uint64_t)st.st_size);
+        ts_buf_append(&b, nums, (size_t)n);
+        ts_json_put_string(&b, key, strlen(key));
+        ts_buf_append(&b, "}\n", 2);
+        ts_buf_append(&b, text, len);
+        /* A record that cannot be written only costs the shard's redo. */
+        if (!b.failed)
+            ts_outfile_write_all(path, b.data, b.len, NULL);
+    }
+    ts_buf_free(&b);
+    free(text);
+    ts_summary_free(sm);
+    free(path);
+}
+
+/* @return 1 (the shard is complete: skipped), 0 (redo it), or TS_E_INVALID
+ * (the directory was made with other options; diag says so). */
+static int resume_check(ts_run *r, shard *s, ts_diag *diag)
+{
+    if (!strcmp(s->path, "-"))
+        return 0;
+    char *path = record_path(s);
+    if (!path)
+        return TS_E_NOMEM;
+    FILE *f = fopen(path, "rb");
+    int result = 0;
+    ts_buf b = {0};
+    json_t *id = NULL;
+    ts_summary *sm = NULL;
+    if (!f)
+        goto out;
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        ts_buf_append(&b, tmp, n);
+    fclose(f);
+    if (b.failed)
+        goto out;
+    const char *nl = memchr(b.data, '\n', b.len);
+    if (!nl)
+        goto out;   /* not a record: redo */
+    id = json_loadb(b.data, (size_t)(nl - b.data), 0, NULL);
+    const char *input = json_string_value(json_object_get(id, "input"));
+    const char *key = json_string_value(json_object_get(id, "options"));
+    json_t *jsize = json_object_get(id, "size"), *jmtime = json_object_get(id, "mtime_ns"),
+           *jbytes = json_object_get(id, "manifest_bytes");
+    if (!input || !key || !json_is_integer(jsize) || !json_is_integer(jmtime) || !json_is_integer(jbytes))
+        goto out;
+    char mine[1024];
+    run_key(r, mine, sizeof mine);
+    if (strcmp(key, mine)) {
+        /* Name the first setting that differs ("name value" pairs). */
+        const char *x = key, *y = mine;
+        char what[200] = "options";
+        while (*x && *y) {
+            size_t nx = strcspn(x, " "), ny = strcspn(y, " ");
+            const char *vx = x + nx + (x[nx] == ' '), *vy = y + ny + (y[ny] == ' ');
+            size_t lx = strcspn(vx, " "), ly = strcspn(vy, " ");
+            if (nx != ny || memcmp(x, y, nx) || lx != ly || memcmp(vx, vy, lx)) {
+                snprintf(what, sizeof what, "%.*s: %.*s there, %.*s here", (int)(nx < 40 ? nx : 40), x,
+                         (int)(lx < 60 ? lx : 60), vx, (int)(ly < 60 ? ly : 60), vy);
+                break;
+            }
+            x = vx + lx + (vx[lx] == ' ');
+            y = vy + ly + (vy[ly] == ' ');
+        }
+        diag_msg(diag,
+                 "%.300s: this output directory was made with other options (%s); --resume needs the same "
+                 "lexicon, model and options: use them, or scan into another directory",
+                 path, what);
+        result = TS_E_INVALID;
+        goto out;
+    }
+    struct stat in_st, out_st;
+    if (strcmp(input, s->path) || stat(s->path, &in_st) != 0 || stat(s->out_path, &out_st) != 0)
+        goto out;
+    int64_t mtime = (int64_t)in_st.st_mtim.tv_sec * 1000000000 + in_st.st_mtim.tv_nsec;
+    if ((json_int_t)in_st.st_size != json_integer_value(jsize) || mtime != json_integer_value(jmtime) ||
+        (json_int_t)out_st.st_size != json_integer_value(jbytes))
+        goto out;   /* the input changed, or the manifest is not the one recorded: redo */
+    if (ts_summary_parse(nl + 1, b.len - (size_t)(nl + 1 - b.data), &sm, NULL) != TS_OK || sm->nshards != 1 ||
+        !sm->shards[0].manifest || sm->ncats != ts_lexicon_ncategories(r->lex))
+        goto out;
+    const ts_summary_shard *sh = &sm->shards[0];
+    if (strcmp(sh->status, "ok") && strcmp(sh->status, "no_documents"))
+        goto out;
+    s->resumed = 1;
+    s->opened = 1;
+    s->input_done = 1;
+    s->w_input_done = 1;
+    s->finished = 1;
+    s->manifest_done = 1;
+    s->stats = sh->stats;
+    s->bytes_in = sh->bytes_in;
+    s->bytes_out = sh->bytes_decompressed;
+    s->format = !strcmp(sh->format, "zstd") ? TS_FORMAT_ZSTD : !strcmp(sh->format, "gzip") ? TS_FORMAT_GZIP
+                                                                                          : TS_FORMAT_PLAIN;
+    if (shard_no_documents(s))
+        no_documents_text(s, s->fail_msg, sizeof s->fail_msg);
+    result = 1;
+out:
+    ts_summary_free(sm);
+    json_decref(id);
+    ts_buf_free(&b);
+    free(path);
+    return result;
 }

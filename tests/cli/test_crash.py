@@ -35,6 +35,8 @@ from pathlib import Path
 TROPESCAN = None
 TIMEOUT = 300
 FINAL_SUFFIX = ".manifest.jsonl.zst"
+# A shard's resume record (scan --resume): an output under a hidden name, not a temporary.
+RECORD_SUFFIX = ".manifest.done.json"
 
 
 def zstd_file(src: Path, dst: Path):
@@ -166,7 +168,7 @@ class CrashTest(unittest.TestCase):
         t0 = time.monotonic()
         while proc.poll() is None:
             names = [p.name for p in out.iterdir()] if out.exists() else []
-            hidden = [n for n in names if n.startswith(".")]
+            hidden = [n for n in names if n.startswith(".") and not n.endswith(RECORD_SUFFIX)]
             final = [n for n in names if n.endswith(FINAL_SUFFIX)]
             if moment == "start":
                 return True
@@ -199,7 +201,7 @@ class CrashTest(unittest.TestCase):
                 print(f"killed at '{moment}': final names present: {seen}", file=sys.stderr)
                 self.rerun_matches_reference(out)
                 # The rerun removed what the killed run left under hidden names.
-                left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+                left = sorted(p.name for p in out.iterdir() if p.name.startswith(".") and not p.name.endswith(RECORD_SUFFIX))
                 self.assertEqual(left, [], f"temporaries left after the rerun (killed at '{moment}')")
         # Unless this machine is far faster than the reference run suggests,
         # at least one kill landed between the first rename and the summary.
@@ -246,7 +248,7 @@ class CrashTest(unittest.TestCase):
                 # It dies by the signal (the handler re-raises it), leaving no
                 # temporary file and nothing incomplete under a final name.
                 self.assertEqual(proc.returncode, -sig, err.decode())
-                left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+                left = sorted(p.name for p in out.iterdir() if p.name.startswith(".") and not p.name.endswith(RECORD_SUFFIX))
                 self.assertEqual(left, [], f"temporaries left after {sig.name}")
                 self.check_final_names(out)
                 self.rerun_matches_reference(out)

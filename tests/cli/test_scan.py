@@ -359,8 +359,9 @@ class ScanTest(unittest.TestCase):
         self.assertIn("--force", p.stderr.decode())
         self.assertEqual((out / "a.jsonl.manifest.jsonl.zst").read_bytes(), before)
         run("scan", "-q", "--force", "-o", out, self.tmp / "in", check=0)
-        # nothing temporary is left behind
-        self.assertEqual(sorted(p.name for p in out.iterdir()), ["a.jsonl.manifest.jsonl.zst", "summary.json"])
+        # nothing temporary is left behind (the shard's resume record is an output: see --resume)
+        self.assertEqual(sorted(p.name for p in out.iterdir()),
+                         [".a.jsonl.manifest.done.json", "a.jsonl.manifest.jsonl.zst", "summary.json"])
 
     def test_output_inside_input_directory_is_skipped(self):
         self.write("a.jsonl", b'{"text":"one"}\n')
