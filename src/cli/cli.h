@@ -162,6 +162,9 @@ typedef struct cli_inputs {
 /* The inputs argv[first..argc): files, directories, -, NAME=INPUT; their
  * manifest names must not collide. @return 0, or -1 (printed). */
 int cli_collect_inputs(int argc, char **argv, int first, const cli_input_opts *o, cli_inputs *L);
+/* One -g/--glob (exclude 0) or --exclude (exclude 1) option of command cmd:
+ * a --glob with a leading '!' excludes. @return 0, or -1 (printed). */
+int cli_input_glob_option(const char *cmd, cli_input_opts *o, int exclude, const char *arg);
 void cli_inputs_free(cli_inputs *L);
 
 /* Appends s to b as a JSON string (the library's encoder, stats.c: jansson

@@ -200,19 +200,10 @@ static int parse_args(int argc, char **argv, apply_opts *o)
         case 'f': o->force = 1; break;
         case 'q': o->quiet = 1; break;
         case 'g':
-        case OPT_EXCLUDE: {
-            int ex = c == OPT_EXCLUDE || optarg[0] == '!';
-            const char *g = c == 'g' && optarg[0] == '!' ? optarg + 1 : optarg;
-            if (!*g || (ex ? o->in.nexclude : o->in.ninclude) == CLI_MAX_GLOBS) {
-                cli_error("apply: an empty glob, or too many");
+        case OPT_EXCLUDE:
+            if (cli_input_glob_option("apply", &o->in, c == OPT_EXCLUDE, optarg))
                 return -1;
-            }
-            if (ex)
-                o->in.exclude[o->in.nexclude++] = g;
-            else
-                o->in.include[o->in.ninclude++] = g;
             break;
-        }
         case 'h': fputs(apply_help, stdout); return 1;
         case OPT_WEIGHTS:
             if (!strcmp(optarg, "sample")) {

@@ -288,23 +288,10 @@ static int parse_args(int argc, char **argv, scan_opts *o)
         case 'f': o->force = 1; break;
         case 'q': o->quiet = 1; break;
         case 'g':
-        case OPT_EXCLUDE: {
-            int ex = c == OPT_EXCLUDE || optarg[0] == '!';
-            const char *g = c == 'g' && optarg[0] == '!' ? optarg + 1 : optarg;
-            if (!*g) {
-                cli_error("scan: %s: an empty glob", c == 'g' ? "--glob" : "--exclude");
+        case OPT_EXCLUDE:
+            if (cli_input_glob_option("scan", &o->in, c == OPT_EXCLUDE, optarg))
                 return -1;
-            }
-            if ((ex ? o->in.nexclude : o->in.ninclude) == CLI_MAX_GLOBS) {
-                cli_error("scan: at most %d globs of each kind", CLI_MAX_GLOBS);
-                return -1;
-            }
-            if (ex)
-                o->in.exclude[o->in.nexclude++] = g;
-            else
-                o->in.include[o->in.ninclude++] = g;
             break;
-        }
         case 'h': fputs(scan_help, stdout); return 1;
         case OPT_TEXT_FIELD: o->text_field = optarg; break;
         case OPT_ID_FIELD: o->id_field = optarg; break;

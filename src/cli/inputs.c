@@ -207,6 +207,25 @@ static char *dir_own_name(const char *dir)
 }
 
 /* Builds the shard list; @return 0, or -1 (printed). */
+int cli_input_glob_option(const char *cmd, cli_input_opts *o, int exclude, const char *arg)
+{
+    int ex = exclude || arg[0] == '!';
+    const char *g = !exclude && arg[0] == '!' ? arg + 1 : arg;
+    if (!*g) {
+        cli_error("%s: %s: an empty glob", cmd, exclude ? "--exclude" : "--glob");
+        return -1;
+    }
+    if ((ex ? o->nexclude : o->ninclude) == CLI_MAX_GLOBS) {
+        cli_error("%s: at most %d globs of each kind", cmd, CLI_MAX_GLOBS);
+        return -1;
+    }
+    if (ex)
+        o->exclude[o->nexclude++] = g;
+    else
+        o->include[o->ninclude++] = g;
+    return 0;
+}
+
 int cli_collect_inputs(int argc, char **argv, int first, const cli_input_opts *o, cli_inputs *L)
 {
     struct stat outdir_st;

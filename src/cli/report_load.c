@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+
+#include "json_get.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -183,25 +185,6 @@ int report_check_summary(report *r, dataset *d, const char *text, size_t len)
 
 /* ---------------------------------------------------------------- the evaluation */
 
-/* The count at key of obj: a non-negative integer. @return 0, or -1. */
-static int get_count(json_t *obj, const char *key, uint64_t *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return -1;
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
-}
-
-static int get_number(json_t *obj, const char *key, double *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_number(v))
-        return -1;
-    *out = json_number_value(v);
-    return 0;
-}
-
 /* Reads `tropescan eval --json` output and, for each dataset, the confusion
  * matrix at its downweight threshold. @return 0, -2 (not comparable without
  * --force, printed) or -1 (cannot read, printed). */
@@ -241,8 +224,8 @@ int report_load_eval(report *r, const char *path, int force)
         json_array_foreach(thr, k, t) {
             double at;
             uint64_t tp, fp, fn, tn;
-            if (get_number(t, "threshold", &at) || get_count(t, "tp", &tp) || get_count(t, "fp", &fp) ||
-                get_count(t, "fn", &fn) || get_count(t, "tn", &tn)) {
+            if (ts_json_get_num(t, "threshold", &at) || ts_json_get_u64(t, "tp", &tp) || ts_json_get_u64(t, "fp", &fp) ||
+                ts_json_get_u64(t, "fn", &fn) || ts_json_get_u64(t, "tn", &tn)) {
                 cli_error("%s: heads.score.thresholds[%zu]: threshold, tp, fp, fn and tn expected", path, k);
                 rc = -1;
                 break;

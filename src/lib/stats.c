@@ -10,6 +10,8 @@
  */
 #include <inttypes.h>
 #include <jansson.h>
+
+#include "json_get.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -378,24 +380,6 @@ static int bad(parse_ctx *p, const char *what)
     return TS_E_FORMAT;
 }
 
-static int get_u64(json_t *obj, const char *key, uint64_t *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return -1;
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
-}
-
-static int get_num(json_t *obj, const char *key, double *out)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!json_is_number(v))
-        return -1;
-    *out = json_number_value(v);
-    return 0;
-}
-
 /* A string (copied) or, with nullable, null (NULL); nullable 2: also absent. */
 static int get_str(json_t *obj, const char *key, int nullable, char **out)
 {
@@ -415,7 +399,7 @@ static int opt_u64(json_t *obj, const char *key, uint64_t def, uint64_t *out)
         *out = def;
         return 0;
     }
-    return get_u64(obj, key, out);
+    return ts_json_get_u64(obj, key, out);
 }
 
 static int opt_num(json_t *obj, const char *key, double def, double *out)
@@ -424,7 +408,7 @@ static int opt_num(json_t *obj, const char *key, double def, double *out)
         *out = def;
         return 0;
     }
-    return get_num(obj, key, out);
+    return ts_json_get_num(obj, key, out);
 }
 
 static int opt_str(json_t *obj, const char *key, const char *def, char **out)
@@ -437,7 +421,7 @@ static int opt_str(json_t *obj, const char *key, const char *def, char **out)
 static int get_sum_e6(json_t *obj, const char *key, uint64_t *out)
 {
     double v;
-    if (get_num(obj, key, &v) || v < 0 || !isfinite(v))
+    if (ts_json_get_num(obj, key, &v) || v < 0 || !isfinite(v))
         return -1;
     *out = (uint64_t)llround(v * 1e6);
     return 0;
@@ -493,8 +477,8 @@ static int get_cats(parse_ctx *p, json_t *obj, const char *key, uint64_t *counts
 static int parse_stats(parse_ctx *p, json_t *o, ts_stats *st, int define_cats, uint64_t *listed, int *has_sums)
 {
     uint64_t nerr;
-    if (get_u64(o, "documents", &st->docs) || get_u64(o, "ok", &st->ok) || get_u64(o, "text_bytes", &st->text_bytes) ||
-        opt_u64(o, "fast_path", 0, &st->fast_path) || get_u64(o, "errors", &nerr))
+    if (ts_json_get_u64(o, "documents", &st->docs) || ts_json_get_u64(o, "ok", &st->ok) || ts_json_get_u64(o, "text_bytes", &st->text_bytes) ||
+        opt_u64(o, "fast_path", 0, &st->fast_path) || ts_json_get_u64(o, "errors", &nerr))
         return bad(p, "the document counts");
     json_t *ek = json_object_get(o, "errors_by_kind"), *v;
     const char *name;
@@ -512,7 +496,7 @@ static int parse_stats(parse_ctx *p, json_t *o, ts_stats *st, int define_cats, u
     if (!json_is_object(act))
         return bad(p, "actions");
     for (int a = 0; a < TS_NACTIONS; a++)
-        if (get_u64(act, ts_action_name((ts_action)a), &st->actions[a]))
+        if (ts_json_get_u64(act, ts_action_name((ts_action)a), &st->actions[a]))
             return bad(p, "actions");
     if (get_cats(p, o, "trope_documents", st->trope_docs, define_cats, NULL) ||
         get_cats(p, o, "anchored_documents", st->anchored_docs, define_cats, listed ? listed : &(uint64_t){0}) ||
@@ -522,10 +506,10 @@ static int parse_stats(parse_ctx *p, json_t *o, ts_stats *st, int define_cats, u
         return bad(p, "score_histogram or aligned_histogram (20 counts)");
     json_t *at = json_object_get(o, "score_at_or_above");
     int sums = json_object_get(o, "scored") != NULL;
-    if (sums && (get_u64(o, "scored", &st->scored) || get_sum_e6(o, "score_sum", &st->score_sum_e6) ||
-                 get_u64(o, "aligned_scored", &st->aligned_scored) ||
+    if (sums && (ts_json_get_u64(o, "scored", &st->scored) || get_sum_e6(o, "score_sum", &st->score_sum_e6) ||
+                 ts_json_get_u64(o, "aligned_scored", &st->aligned_scored) ||
                  get_sum_e6(o, "aligned_sum", &st->aligned_sum_e6) || !json_is_object(at) ||
-                 get_u64(at, "downweight_above", &st->score_at_downweight) ||
+                 ts_json_get_u64(at, "downweight_above", &st->score_at_downweight) ||
                  opt_u64(at, "drop_above", 0, &st->score_at_drop)))
         return bad(p, "scored, score_sum, aligned_scored, aligned_sum or score_at_or_above");
     if (has_sums)
@@ -574,7 +558,7 @@ static int parse_root(parse_ctx *p, json_t *root)
     json_t *wd = json_object_get(o, "whole_documents"), *la = json_object_get(o, "lexicon_add");
     json_t *gt = json_object_get(o, "gate");
     if (!json_is_object(o) || get_str(o, "text_field", 0, &s->text_field) || get_str(o, "id_field", 0, &s->id_field) ||
-        get_num(o, "drop_above", &s->drop_above) || get_num(o, "downweight_above", &s->downweight_above) ||
+        ts_json_get_num(o, "drop_above", &s->drop_above) || ts_json_get_num(o, "downweight_above", &s->downweight_above) ||
         opt_num(o, "downweight_factor", TS_DEFAULT_DOWNWEIGHT_FACTOR, &s->downweight_factor) ||
         opt_num(o, "upweight_factor", TS_DEFAULT_UPWEIGHT_FACTOR, &s->upweight_factor) ||
         (up && !(json_is_null(up) || json_is_number(up))) || (ka && !(json_is_null(ka) || json_is_number(ka))) ||
@@ -598,10 +582,10 @@ static int parse_root(parse_ctx *p, json_t *root)
     /* The totals first: they define the categories, in the lexicon's order. */
     snprintf(p->where, sizeof p->where, "total");
     json_t *t = json_object_get(root, "total");
-    if (!json_is_object(t) || get_u64(t, "shards", &s->total.shards) ||
-        get_u64(t, "failed_shards", &s->total.failed_shards) ||
+    if (!json_is_object(t) || ts_json_get_u64(t, "shards", &s->total.shards) ||
+        ts_json_get_u64(t, "failed_shards", &s->total.failed_shards) ||
         opt_u64(t, "no_documents_shards", 0, &s->total.no_documents_shards) ||
-        get_u64(t, "bytes_in", &s->total.bytes_in) || get_u64(t, "bytes_decompressed", &s->total.bytes_decompressed))
+        ts_json_get_u64(t, "bytes_in", &s->total.bytes_in) || ts_json_get_u64(t, "bytes_decompressed", &s->total.bytes_decompressed))
         return bad(p, "the shard and byte counts");
     int err = parse_stats(p, t, &s->total.stats, 1, &s->anchored_listed, &s->has_sums);
     if (err)
@@ -634,8 +618,8 @@ static int parse_root(parse_ctx *p, json_t *root)
             continue;
         }
         if (opt_str(o2, "status", "ok", &sh->status) || get_str(o2, "error", 2, &sh->error) ||
-            opt_str(o2, "format", "plain", &sh->format) || get_u64(o2, "bytes_in", &sh->bytes_in) ||
-            get_u64(o2, "bytes_decompressed", &sh->bytes_decompressed) || !sh->status || !sh->format)
+            opt_str(o2, "format", "plain", &sh->format) || ts_json_get_u64(o2, "bytes_in", &sh->bytes_in) ||
+            ts_json_get_u64(o2, "bytes_decompressed", &sh->bytes_decompressed) || !sh->status || !sh->format)
             return bad(p, "status, error, format or byte counts");
         int failed = !strcmp(sh->status, "failed"), nodocs = !strcmp(sh->status, "no_documents");
         if (!failed && !nodocs && strcmp(sh->status, "ok"))
@@ -656,7 +640,7 @@ static int parse_root(parse_ctx *p, json_t *root)
     json_t *th = json_object_get(run, "threads");
     if (json_is_object(run) && json_is_integer(th))
         s->threads = (int)json_integer_value(th);
-    if (json_is_object(run) && get_num(run, "wall_seconds", &s->wall_seconds))
+    if (json_is_object(run) && ts_json_get_num(run, "wall_seconds", &s->wall_seconds))
         s->wall_seconds = 0;
     return TS_OK;
 }
