@@ -221,6 +221,32 @@ class Resume(Base):
         r = run("scan", "--resume", "-o", out, inp, check=1)
         self.assertIn(b"17 of 18", r.stderr)
 
+    def test_broken_records_are_redone(self):
+        """A resume record read from disk is outside data: garbage, a cut one,
+        an empty one or one whose summary part is broken means "redo that
+        shard", never a crash and never a reused manifest."""
+        inp = self.tmp / "brk"
+        shutil.copytree(self.inp, inp)
+        out = self.tmp / "brk-out"
+        run("scan", "-q", "-o", out, inp, check=1)
+        recs = sorted(out.glob(".*.manifest.done.json"))
+        self.assertGreaterEqual(len(recs), 4)
+        first = recs[1].read_bytes()
+        recs[0].write_bytes(b"\x00garbage\xff\n{not json")
+        recs[1].write_bytes(first[: len(first) // 2])
+        recs[2].write_bytes(b"")
+        head, _, rest = recs[3].read_bytes().partition(b"\n")
+        recs[3].write_bytes(head + b"\n" + rest.replace(b"\"shards\"", b"\"shards_\"", 1))
+        r = run("scan", "--resume", "-o", out, inp, check=1)
+        self.assertIn(b"resume: 14 of 18 shards already complete, 4 to scan", r.stderr)
+        fresh = self.tmp / "brk-fresh"
+        run("scan", "-q", "-o", fresh, inp, check=1)
+        self.assertEqual(summary(out / "summary.json"), summary(fresh / "summary.json"))
+        names = manifests(fresh)
+        self.assertEqual(manifests(out), names)
+        for n in names:
+            self.assertEqual((out / n).read_bytes(), (fresh / n).read_bytes(), n)
+
     def test_other_options_refused(self):
         out = self.tmp / "opt"
         run("scan", "-q", "-o", out, self.inp, check=1)
