@@ -1061,8 +1061,8 @@ static int resume_check(ts_run *r, shard *s, ts_diag *diag)
     while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
         ts_buf_append(&b, tmp, n);
     fclose(f);
-    if (b.failed)
-        goto out;
+    if (b.failed || b.len == 0)
+        goto out;   /* empty: not a record, redo */
     const char *nl = memchr(b.data, '\n', b.len);
     if (!nl)
         goto out;   /* not a record: redo */
