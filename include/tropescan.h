@@ -757,10 +757,12 @@ int ts_summary_merge(const ts_summary *const *in, size_t n, ts_summary **out, ts
 /* The summary as JSON text (the layout scan writes; a new string). */
 int ts_summary_dump(const ts_summary *s, char **text, size_t *len);
 
-/* Orders a (merged) summary's shards as scan reads a directory: by name
- * (the manifest's path without the suffix, else the input's path), byte by
- * byte with '/' before every other byte. A merge of partitions of one run
- * over directories then lists its shards as the whole run does. */
+/* Orders a summary's shards by name: the manifest's path without its
+ * suffix (a failed shard, which has no manifest: its input's path), byte by
+ * byte with '/' before every other byte (so a directory's files come as scan
+ * reads it), then by input path. scan writes its summary in this order, and
+ * merge too, so the merge of a run's partitions lists its shards as the whole
+ * run does, whatever order the run's inputs were given in. */
 void ts_summary_sort_shards(ts_summary *s);
 
 /* ---------------------------------------------------------------- explain */

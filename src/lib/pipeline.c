@@ -928,6 +928,10 @@ int ts_run_write_summary(ts_run *R, double wall_seconds, ts_diag *diag)
 {
     ts_diag_clear(diag);
     ts_summary *sm = run_summary(R, wall_seconds);
+    /* Listed by name, not in the order the inputs were given: a merge of
+     * partitions (which cannot know that order) then lists them alike. */
+    if (sm)
+        ts_summary_sort_shards(sm);
     char *text = NULL;
     size_t len = 0;
     int err = sm ? ts_summary_dump(sm, &text, &len) : TS_E_NOMEM;

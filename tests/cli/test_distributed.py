@@ -138,6 +138,45 @@ class Partitions(Base):
         run("merge", "-q", "-o", out, out, check=0)
         self.assert_same_run(out)
 
+    def test_unsorted_inputs(self):
+        """Inputs given out of order (files, directories, a failed shard among
+        them): the whole run lists its shards by name, as merge does, so the
+        merged partitions equal it whatever order each was given."""
+        import gzip
+        bad = self.tmp / "unsorted-bad" / "cut.jsonl.gz"
+        bad.parent.mkdir()
+        data = gzip.compress(b'{"id": "x", "text": "the AI refused"}\n' * 2000)
+        bad.write_bytes(data[: len(data) // 2])
+        order = [self.inp / "z.jsonl.gz", self.inp / "sub" / "deeper", bad, self.inp / "sub-y.jsonl",
+                 self.inp / "s00.jsonl", self.inp / "nodocs.jsonl", self.inp / "sub.x.jsonl"]
+        whole = self.tmp / "unsorted-whole"
+        run("scan", "-q", "-o", whole, *order, check=1)
+        listed = json.loads((whole / "summary.json").read_text())["shards"]
+        # the documented key: the manifest's path without its suffix (a failed
+        # shard: its input), byte by byte with '/' before every other byte
+        def key(sh):
+            name = sh["manifest"][: -len(".manifest.jsonl.zst")] if sh["manifest"] else sh["input"]
+            return [0 if b == ord("/") else b + 1 for b in name.encode()]
+        self.assertEqual(len(listed), 7 + len(list((self.inp / "sub" / "deeper").iterdir())) - 1)
+        self.assertEqual([sh["input"] for sh in sorted(listed, key=key)], [sh["input"] for sh in listed])
+        self.assertEqual(sum(sh["status"] == "failed" for sh in listed), 1)
+        # the same inputs sorted: the same summary
+        again = self.tmp / "unsorted-sorted"
+        run("scan", "-q", "-o", again, *sorted(order), check=1)
+        self.assertEqual(summary(again / "summary.json"), summary(whole / "summary.json"))
+        # partitions in one shared directory, each given the inputs in another order
+        out = self.tmp / "unsorted-parts"
+        rnd = random.Random(5)
+        for i in range(3):
+            shuffled = list(order)
+            rnd.shuffle(shuffled)
+            self.assertIn(run("scan", "-q", "--partition", f"{i}/3", "-o", out, *shuffled).returncode, (0, 1))
+        run("merge", "-q", "-o", out, out, check=0)
+        self.assertEqual(summary(out / "summary.json"), summary(whole / "summary.json"))
+        for m in manifests(whole):
+            self.assertEqual((out / m).read_bytes(), (whole / m).read_bytes(), m)
+        self.assertEqual(manifests(out), manifests(whole))
+
     def test_bad_specs(self):
         for spec in ["", "1", "4/4", "5/4", "1/0", "-1/4", "a/4", "1/b", "1/4/2", "1 /4", "0x1/4",
                      "1/4x", "/4", "1/", "99999999999999999999/4", "0/1000001"]:
