@@ -643,6 +643,11 @@ void ts_run_free(ts_run *r);
  * partition's manifests are byte-identical to a whole run's.
  * @return the partition, in [0, n) (0 when n is 0). */
 uint32_t ts_partition_of(const char *name, uint32_t n);
+/* The resume record's path for a manifest's path ("d/x.manifest.jsonl.zst"
+ * gives "d/.x.manifest.done.json": hidden, beside it), as scan writes it
+ * once the manifest is complete and scan --resume reads it. @return a new
+ * string, or NULL (out of memory, or not a manifest's path). */
+char *ts_resume_record_path(const char *manifest_path);
 
 /* Names the run's summary "name" in outdir instead of "summary.json"
  * (partitions sharing a directory: scan writes summary.part-I-of-N.json).

@@ -2,7 +2,8 @@
  * cmd_merge.c: `tropescan merge`: many runs' summaries into one (the
  * library's ts_summary_merge: exact sums, histograms added, each shard
  * once; runs with another lexicon, model or options refused), with the
- * runs' manifests beside it, so the output directory reads like one run's.
+ * runs' manifests (and their resume records) beside it, so the output
+ * directory reads like one run's, and scan --resume there keeps them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +30,8 @@ static const char merge_help[] =
     "--partition I/N) those are merged, and all N of them must be there;\n"
     "otherwise its summary.json. Runs made with another lexicon, model or\n"
     "options, or listing one shard twice, are refused. The manifests of a RUN\n"
-    "other than DIR are linked (or copied) into DIR under their names.\n"
+    "other than DIR are linked (or copied) into DIR under their names, with\n"
+    "their resume records: scan --resume in DIR keeps them.\n"
     "\n"
     "  -o, --output DIR   where summary.json goes (required; may be a RUN)\n"
     "  -f, --force        overwrite DIR/summary.json\n"
@@ -356,7 +358,9 @@ int cmd_merge(int argc, char **argv)
         exit_code = EXIT_USAGE;
         goto done;
     }
-    /* The manifests of runs elsewhere join DIR under their names. */
+    /* The manifests of runs elsewhere join DIR under their names, each with
+     * its resume record (after it, as scan writes them), so that scan
+     * --resume in DIR keeps them as it would in a run's own directory. */
     for (size_t i = 0; i < L.n; i++) {
         if (same_dir(L.dir[i], outdir))
             continue;
@@ -367,7 +371,20 @@ int cmd_merge(int argc, char **argv)
             char src[PATH_MAX], dst[PATH_MAX];
             snprintf(src, sizeof src, "%s/%s", L.dir[i], m);
             snprintf(dst, sizeof dst, "%s/%s", outdir, m);
-            if (place_manifest(src, dst) != 0)
+            char *src_rec = ts_resume_record_path(src), *dst_rec = ts_resume_record_path(dst);
+            int rc = src_rec && dst_rec ? 0 : -1;
+            /* a record of DIR's own would not describe the manifest put there */
+            if (rc == 0 && unlink(dst_rec) != 0 && errno != ENOENT) {
+                cli_error("merge: %s: %s", dst_rec, strerror(errno));
+                rc = -1;
+            }
+            if (rc == 0)
+                rc = place_manifest(src, dst);
+            if (rc == 0 && access(src_rec, F_OK) == 0)
+                rc = place_manifest(src_rec, dst_rec);
+            free(src_rec);
+            free(dst_rec);
+            if (rc != 0)
                 goto done;
         }
     }

@@ -41,10 +41,8 @@
 #include "chunk.h"
 #include "docs.h"
 #include "pipeline.h"
+#include "record.h"
 #include "stats.h"
-
-/* A shard's resume record beside its manifest (see the end of this file). */
-#define TS_RECORD_SUFFIX ".manifest.done.json"
 
 void ts_out_append(ts_out *o, const void *data, size_t len) { ts_buf_append(ts_out_buf(o), data, len); }
 
@@ -976,15 +974,12 @@ int ts_run_set_resume(ts_run *r, int on)
 int ts_run_input_resumed(const ts_run *r, size_t i) { return i < r->nshards && r->shards[i].resumed; }
 
 /*
- * A resume record, ".<name>.manifest.done.json" beside each manifest (<name>
- * its file name there: a hidden file), written
- * (atomically) once the manifest is under its final name, for a shard read to
- * its end. Line 1 is what makes the manifest reusable:
- *   {"input": PATH, "size": N, "mtime_ns": N, "manifest_bytes": N, "options": KEY}
- * (KEY: the lexicon and model identities and every setting that changes a
- * manifest's bytes or counts); the rest is the shard as a one-shard
- * summary.json, so a resumed run's summary is the uninterrupted run's.
- * A manifest without its record (killed between the two renames) is redone.
+ * A resume record (record.h), ".<name>.manifest.done.json" beside each
+ * manifest (<name> its file name there: a hidden file), written atomically
+ * once the manifest is under its final name, for a shard read to its end: the
+ * input's identity, KEY below and the shard's counts, so a resumed run's
+ * summary is the uninterrupted run's. A manifest without its record (killed
+ * between the two renames) is redone.
  */
 static void run_key(const ts_run *R, char *buf, size_t cap)
 {
@@ -1001,16 +996,7 @@ static void run_key(const ts_run *R, char *buf, size_t cap)
 
 /* "<dir>/.<base>.manifest.done.json": hidden, as temporaries are, so a
  * listing of the directory shows the outputs a reader uses. */
-static char *record_path(const shard *s)
-{
-    size_t n = strlen(s->out_path) - (sizeof TS_MANIFEST_SUFFIX - 1);
-    const char *slash = strrchr(s->out_path, '/');
-    size_t dir = slash ? (size_t)(slash - s->out_path) + 1 : 0;
-    char *p = NULL;
-    if (asprintf(&p, "%.*s.%.*s" TS_RECORD_SUFFIX, (int)dir, s->out_path, (int)(n - dir), s->out_path + dir) < 0)
-        return NULL;
-    return p;
-}
+static char *record_path(const shard *s) { return ts_resume_record_path(s->out_path); }
 
 static void resume_record(ts_run *R, shard *s)
 {
@@ -1025,15 +1011,7 @@ static void resume_record(ts_run *R, shard *s)
     run_key(R, key, sizeof key);
     ts_buf b = {0};
     if (path && sm && ts_summary_dump(sm, &text, &len) == TS_OK) {
-        ts_buf_append(&b, "{\"input\": ", 10);
-        ts_json_put_string(&b, s->path, strlen(s->path));
-        char nums[200];
-        int n = snprintf(nums, sizeof nums, ", \"size\": %" PRIu64 ", \"mtime_ns\": %" PRId64 ", \"manifest_bytes\": %" PRIu64
-                         ", \"options\": ", s->st_size, s->st_mtime_ns, (uint64_t)st.st_size);
-        ts_buf_append(&b, nums, (size_t)n);
-        ts_json_put_string(&b, key, strlen(key));
-        ts_buf_append(&b, "}\n", 2);
-        ts_buf_append(&b, text, len);
+        ts_record_format(&b, s->path, s->st_size, s->st_mtime_ns, (uint64_t)st.st_size, key, text, len);
         /* A record that cannot be written only costs the shard's redo. */
         if (!b.failed)
             ts_outfile_write_all(path, b.data, b.len, NULL);
@@ -1056,27 +1034,25 @@ static int resume_check(ts_run *r, shard *s, ts_diag *diag)
     FILE *f = fopen(path, "rb");
     int result = 0;
     ts_buf b = {0};
-    json_t *id = NULL;
-    ts_summary *sm = NULL;
+    ts_record rec = {0};
     if (!f)
         goto out;
     char tmp[65536];
     size_t n;
     while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
         ts_buf_append(&b, tmp, n);
+    int rerr = ferror(f);
     fclose(f);
-    if (b.failed || b.len == 0)
-        goto out;   /* empty: not a record, redo */
-    const char *nl = memchr(b.data, '\n', b.len);
-    if (!nl)
-        goto out;   /* not a record: redo */
-    id = json_loadb(b.data, (size_t)(nl - b.data), 0, NULL);
-    const char *input = json_string_value(json_object_get(id, "input"));
-    const char *key = json_string_value(json_object_get(id, "options"));
-    json_t *jsize = json_object_get(id, "size"), *jmtime = json_object_get(id, "mtime_ns"),
-           *jbytes = json_object_get(id, "manifest_bytes");
-    if (!input || !key || !json_is_integer(jsize) || !json_is_integer(jmtime) || !json_is_integer(jbytes))
+    if (rerr || b.failed)
+        goto out;   /* unreadable: redo */
+    int ok = ts_record_parse(b.data, b.len, &rec);
+    if (ok < 0) {
+        result = ok;
         goto out;
+    }
+    if (ok == 0)
+        goto out;   /* not a record: redo */
+    const char *key = rec.options;
     char mine[1024];
     run_key(r, mine, sizeof mine);
     if (strcmp(key, mine)) {
@@ -1103,18 +1079,14 @@ static int resume_check(ts_run *r, shard *s, ts_diag *diag)
         goto out;
     }
     struct stat in_st, out_st;
-    if (strcmp(input, s->path) || stat(s->path, &in_st) != 0 || stat(s->out_path, &out_st) != 0)
+    if (strcmp(rec.input, s->path) || stat(s->path, &in_st) != 0 || stat(s->out_path, &out_st) != 0)
         goto out;
     int64_t mtime = (int64_t)in_st.st_mtim.tv_sec * 1000000000 + in_st.st_mtim.tv_nsec;
-    if ((json_int_t)in_st.st_size != json_integer_value(jsize) || mtime != json_integer_value(jmtime) ||
-        (json_int_t)out_st.st_size != json_integer_value(jbytes))
+    if ((int64_t)in_st.st_size != rec.size || mtime != rec.mtime_ns || (int64_t)out_st.st_size != rec.manifest_bytes)
         goto out;   /* the input changed, or the manifest is not the one recorded: redo */
-    if (ts_summary_parse(nl + 1, b.len - (size_t)(nl + 1 - b.data), &sm, NULL) != TS_OK || sm->nshards != 1 ||
-        !sm->shards[0].manifest || sm->ncats != ts_lexicon_ncategories(r->lex))
-        goto out;
-    const ts_summary_shard *sh = &sm->shards[0];
-    if (strcmp(sh->status, "ok") && strcmp(sh->status, "no_documents"))
-        goto out;
+    if (!rec.shard || rec.shard->ncats != ts_lexicon_ncategories(r->lex))
+        goto out;   /* the shard's part is broken: redo */
+    const ts_summary_shard *sh = &rec.shard->shards[0];
     s->resumed = 1;
     s->opened = 1;
     s->input_done = 1;
@@ -1130,8 +1102,7 @@ static int resume_check(ts_run *r, shard *s, ts_diag *diag)
         no_documents_text(s, s->fail_msg, sizeof s->fail_msg);
     result = 1;
 out:
-    ts_summary_free(sm);
-    json_decref(id);
+    ts_record_clear(&rec);
     ts_buf_free(&b);
     free(path);
     return result;

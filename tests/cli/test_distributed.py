@@ -126,6 +126,15 @@ class Partitions(Base):
         out = self.tmp / "sepmerged"
         run("merge", "-q", "-o", out, *dirs, check=0)
         self.assert_same_run(out)
+        # the merged directory is a run's: its manifests come with their resume
+        # records, so scan --resume there keeps every shard (and rewrites none)
+        self.assertEqual(sorted(p.name for p in out.rglob(".*.manifest.done.json")),
+                         sorted(p.name for p in self.whole.rglob(".*.manifest.done.json")))
+        inodes = {m: (out / m).stat().st_ino for m in manifests(out)}
+        r = run("scan", "--resume", "-o", out, self.inp, check=1)
+        self.assertIn(b"resume: 18 of 18 shards already complete, 0 to scan", r.stderr)
+        self.assert_same_run(out)
+        self.assertEqual(inodes, {m: (out / m).stat().st_ino for m in manifests(out)})
 
     def test_empty_partition(self):
         # 30 partitions of 18 shards: some are empty, and still write a summary
@@ -269,15 +278,27 @@ class Resume(Base):
         out = self.tmp / "brk-out"
         run("scan", "-q", "-o", out, inp, check=1)
         recs = sorted(out.glob(".*.manifest.done.json"))
-        self.assertGreaterEqual(len(recs), 4)
+        self.assertGreaterEqual(len(recs), 6)
         first = recs[1].read_bytes()
         recs[0].write_bytes(b"\x00garbage\xff\n{not json")
         recs[1].write_bytes(first[: len(first) // 2])
         recs[2].write_bytes(b"")
         head, _, rest = recs[3].read_bytes().partition(b"\n")
         recs[3].write_bytes(head + b"\n" + rest.replace(b"\"shards\"", b"\"shards_\"", 1))
+        # a shard listed without its counts (a valid summary: a list of shards
+        # only) was read as one with them: SIGSEGV on its missing status
+        head, _, rest = recs[4].read_bytes().partition(b"\n")
+        part = json.loads(rest)
+        for k in [k for k in part["shards"][0] if k not in ("input", "manifest")]:
+            del part["shards"][0][k]
+        recs[4].write_bytes(head + b"\n" + json.dumps(part).encode())
+        # line 1 and the shard's part about different inputs
+        head, _, rest = recs[5].read_bytes().partition(b"\n")
+        part = json.loads(rest)
+        part["shards"][0]["input"] += ".other"
+        recs[5].write_bytes(head + b"\n" + json.dumps(part).encode())
         r = run("scan", "--resume", "-o", out, inp, check=1)
-        self.assertIn(b"resume: 14 of 18 shards already complete, 4 to scan", r.stderr)
+        self.assertIn(b"resume: 12 of 18 shards already complete, 6 to scan", r.stderr)
         fresh = self.tmp / "brk-fresh"
         run("scan", "-q", "-o", fresh, inp, check=1)
         self.assertEqual(summary(out / "summary.json"), summary(fresh / "summary.json"))
