@@ -3,7 +3,7 @@
 
 usage: /usr/bin/python3 scripts/dask_scan.py -o OUTDIR [--partitions N]
            [--scheduler ADDRESS | --workers K] [--tropescan PATH] [--retries R]
-           INPUT... [-- SCAN_OPTION...]
+           [--task-timeout S] [--no-worker-timeout S] INPUT... [-- SCAN_OPTION...]
 
 Each task runs `tropescan scan --resume --partition I/N -o OUTDIR INPUT...`
 (with the scan options after --) on a worker; when every partition is done,
@@ -21,8 +21,12 @@ Faults:
     keeps the shards the dead one finished (a shard is redone only if its
     manifest and record were not both written). The tropescan process of a
     dead worker is killed with it (PR_SET_PDEATHSIG), so no orphan keeps
-    writing. A task that fails otherwise (exit 3: cannot write, fatal) is
-    retried up to --retries times.
+    writing. A task that fails otherwise (exit 3: cannot write, fatal), or
+    whose scan runs past --task-timeout (then killed), is retried up to
+    --retries times.
+  - A cluster left with no worker for --no-worker-timeout seconds (all
+    lost, none coming back) ends the run (exit 3) instead of waiting
+    forever; rerunning the command finishes it (completed shards are kept).
   - A shard that cannot be read fails in its partition's summary (scan's
     exit 1): the other shards and partitions complete, and this script lists
     the failed shards and exits 1.
@@ -48,19 +52,33 @@ import sys
 import time
 
 
-def _die_with_parent():
-    """In the child, before exec: SIGKILL when the worker process dies."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+def _die_with_parent(prctl, parent):
+    """In the child, before exec: SIGKILL when the worker process dies.
+    (prctl is resolved before the fork: between fork and exec, in what is a
+    threaded process, the child makes only this foreign call.)"""
+    if prctl is not None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+    if os.getppid() != parent:   # the worker died before prctl took effect
+        os._exit(1)
 
 
-def scan_partition(tropescan, outdir, i, n, inputs, scan_opts):
-    """One task: scan partition i of n. @return (i, exit code, stderr text)."""
+def scan_partition(tropescan, outdir, i, n, inputs, scan_opts, task_timeout=None):
+    """One task: scan partition i of n. @return (i, exit code, stderr text).
+
+    A tropescan that runs past task_timeout (seconds; None: no limit) is
+    killed and the task fails, so that Dask retries it (--resume keeps the
+    shards it finished)."""
     cmd = [tropescan, "scan", "-q", "--resume", "--partition", f"{i}/{n}", "-o", outdir, *scan_opts, *inputs]
-    p = subprocess.run(cmd, capture_output=True, preexec_fn=_die_with_parent)
+    parent = os.getpid()
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        prctl = None
+    try:
+        p = subprocess.run(cmd, capture_output=True, timeout=task_timeout,
+                           preexec_fn=lambda: _die_with_parent(prctl, parent))
+    except subprocess.TimeoutExpired:   # subprocess.run has killed it
+        raise RuntimeError(f"partition {i}/{n}: tropescan ran past --task-timeout ({task_timeout} s): killed")
     err = p.stderr.decode("utf-8", "replace")
     if p.returncode not in (0, 1):
         # exit 2 (usage) would fail the same way anywhere: not worth a retry,
@@ -86,19 +104,26 @@ def parse_args(argv):
     ap.add_argument("--tropescan", default=shutil.which("tropescan") or "tropescan",
                     help="the tropescan command on the workers")
     ap.add_argument("--retries", type=int, default=2, help="retries of a failed task (default 2)")
+    ap.add_argument("--task-timeout", type=float, default=0,
+                    help="seconds a partition's scan may take before it is killed and retried "
+                         "(default 0: no limit)")
+    ap.add_argument("--no-worker-timeout", type=float, default=300,
+                    help="give up (exit 3) when the cluster has had no worker for this many seconds "
+                         "(default 300; 0: wait forever)")
     ap.add_argument("inputs", nargs="+", help="files and directories, as for tropescan scan")
     a = ap.parse_args(argv)
     a.scan_opts = scan_opts
     for bad in ("-o", "--output", "--partition", "--resume", "-f", "--force", "-j", "--threads"):
         if any(o == bad or o.startswith(bad + "=") for o in scan_opts):
             ap.error(f"{bad} after --: this script sets it")
-    if a.partitions < 0 or a.partitions > 1000000 or a.workers < 1 or a.threads < 1 or a.retries < 0:
-        ap.error("--partitions, --workers, --threads and --retries must be positive")
+    if (a.partitions < 0 or a.partitions > 1000000 or a.workers < 1 or a.threads < 1 or a.retries < 0
+            or not a.task_timeout >= 0 or not a.no_worker_timeout >= 0):
+        ap.error("--partitions, --workers, --threads, --retries and the timeouts must be positive")
     return a
 
 
 def run(a):
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, LocalCluster, wait
 
     cluster = None
     if a.scheduler:
@@ -118,27 +143,47 @@ def run(a):
             return 2
         opts = ["-j", str(a.threads), *a.scan_opts]
         t0 = time.monotonic()
-        futures = [client.submit(scan_partition, tropescan, outdir, i, n, inputs, opts,
+        futures = [client.submit(scan_partition, tropescan, outdir, i, n, inputs, opts, a.task_timeout or None,
                                  key=f"tropescan-partition-{i}-of-{n}-{os.getpid()}-{t0}", retries=a.retries,
                                  pure=False)
                    for i in range(n)]
         done, failed_parts, status = 0, [], 0
-        for fut in as_completed(futures):
+        pending = set(futures)
+        no_worker_since = None
+        while pending:
             try:
-                i, rc, err = fut.result()
-            except Exception as e:   # retries exhausted, or the workers kept dying
-                failed_parts.append(str(e))
-                done += 1
-                print(f"dask_scan: {done}/{n} partitions ({e})", file=sys.stderr, flush=True)
+                finished, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                finished = ()
+            if not finished:
+                # A cluster with no worker left (all lost, none to come) would
+                # keep us here forever: give up after --no-worker-timeout.
+                if a.no_worker_timeout and not client.scheduler_info()["workers"]:
+                    no_worker_since = no_worker_since or time.monotonic()
+                    if time.monotonic() - no_worker_since > a.no_worker_timeout:
+                        for fut in pending:
+                            failed_parts.append(f"{fut.key}: no worker for {a.no_worker_timeout:g} s")
+                        client.cancel(list(pending))
+                        break
+                else:
+                    no_worker_since = None
                 continue
-            done += 1
-            note = " (some shard failed)" if rc == 1 else ""
-            print(f"dask_scan: {done}/{n} partitions, {time.monotonic() - t0:.1f} s{note}",
-                  file=sys.stderr, flush=True)
-            if rc == 1:
-                status = 1
-                for line in err.splitlines():
-                    print(f"dask_scan: partition {i}: {line}", file=sys.stderr)
+            for fut in finished:
+                try:
+                    i, rc, err = fut.result()
+                except Exception as e:   # retries exhausted, or the workers kept dying
+                    failed_parts.append(str(e))
+                    done += 1
+                    print(f"dask_scan: {done}/{n} partitions ({e})", file=sys.stderr, flush=True)
+                    continue
+                done += 1
+                note = " (some shard failed)" if rc == 1 else ""
+                print(f"dask_scan: {done}/{n} partitions, {time.monotonic() - t0:.1f} s{note}",
+                      file=sys.stderr, flush=True)
+                if rc == 1:
+                    status = 1
+                    for line in err.splitlines():
+                        print(f"dask_scan: partition {i}: {line}", file=sys.stderr)
         if failed_parts:
             for e in failed_parts:
                 print(f"dask_scan: {e}", file=sys.stderr)

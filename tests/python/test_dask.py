@@ -6,7 +6,8 @@
   - a worker killed (SIGKILL) while its task's tropescan runs still gives a
     complete, identical result (the task is rescheduled; resume keeps what
     was finished);
-  - a corrupt shard fails in its partition (exit 1), the rest complete.
+  - a corrupt shard fails in its partition (exit 1), the rest complete;
+  - a cluster left with no worker ends the run (exit 3), not a wait forever.
 
 usage: test_dask.py TROPESCAN_BINARY   (meson test, suite 'python')
 """
@@ -51,19 +52,18 @@ def summary(path: Path):
 
 
 def children_of(pids):
-    """tropescan processes whose parent is one of pids (from /proc)."""
+    """(tropescan pid, parent pid) for the tropescan processes whose parent
+    is one of pids (from /proc/PID/task/*/children: a few files, not all
+    of /proc: this loop shares the GIL with the test's scheduler)."""
     out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError):
-            continue
-        if comm == "tropescan" and ppid in pids:
-            out.append((int(d.name), ppid))
+    for ppid in pids:
+        for kids in Path(f"/proc/{ppid}/task").glob("*/children"):
+            try:
+                for pid in kids.read_text().split():
+                    if Path(f"/proc/{pid}/comm").read_text().strip() == "tropescan":
+                        out.append((int(pid), ppid))
+            except OSError:
+                continue
     return out
 
 
@@ -89,8 +89,23 @@ class Dask(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def runner(self, out, *extra, inp=None):
+        # faulthandler: a runner stopped by communicate() below (SIGABRT) says where it was
+        env = dict(os.environ, PYTHONFAULTHANDLER="1")
         return subprocess.Popen(["/usr/bin/python3", str(SCRIPT), "-o", str(out), "--tropescan", TROPESCAN,
-                                 *extra, str(inp or self.inp)], stderr=subprocess.PIPE)
+                                 *extra, str(inp or self.inp)], stderr=subprocess.PIPE, env=env)
+
+    def communicate(self, p, timeout):
+        """The runner's stderr, or a failure (with its stacks) past timeout."""
+        try:
+            return p.communicate(timeout=timeout)[1]
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGABRT)
+            try:
+                err = p.communicate(timeout=10)[1]
+            except subprocess.TimeoutExpired:
+                p.kill()
+                err = p.communicate()[1]
+            self.fail(f"the runner did not finish in {timeout} s: " + err.decode(errors="replace")[-6000:])
 
     def assert_same(self, out):
         self.assertEqual(manifests(out), manifests(self.ref))
@@ -101,38 +116,55 @@ class Dask(unittest.TestCase):
     def test_local_cluster_equals_one_machine(self):
         out = self.tmp / "local"
         p = self.runner(out, "--workers", "2", "--partitions", "5")
-        _, err = p.communicate(timeout=120)
+        err = self.communicate(p, 240)
         self.assertEqual(p.returncode, 0, err.decode())
         self.assertIn(b"5/5 partitions", err)
         self.assert_same(out)
 
     def test_worker_killed_mid_run(self):
-        import dask
         from dask.distributed import Client, LocalCluster
-        # a worker lost without a word is declared dead after 5 s, not 5 min
-        with dask.config.set({"distributed.scheduler.worker-ttl": "5s"}), LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        # No short worker-ttl here: a SIGKILLed worker is seen at once (its
+        # connection closes, its nanny reports it), while a ttl of a few
+        # seconds also removes a live worker that a loaded machine kept from
+        # heartbeating, and a worker removed so is closed with its nanny: gone
+        # for good, and with both gone the run waits forever.
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None) as cluster, Client(cluster) as client:
             worker_pids = set(client.run(os.getpid).values())
             out = self.tmp / "killed"
-            p = self.runner(out, "--scheduler", cluster.scheduler_address, "--partitions", "6")
+            # --task-timeout: a task stuck for any reason is killed and retried,
+            # never waited for (a partition here takes seconds)
+            p = self.runner(out, "--scheduler", cluster.scheduler_address, "--partitions", "6",
+                            "--task-timeout", "120", "--retries", "3")
             killed = None
-            deadline = time.time() + 60
+            deadline = time.time() + 120
             while killed is None and time.time() < deadline and p.poll() is None:
                 running = children_of(worker_pids)
                 if running:
-                    pid, worker = running[0]
+                    _, worker = running[0]
                     os.kill(worker, signal.SIGKILL)   # the worker, mid-task; its tropescan dies with it
                     killed = worker
-                time.sleep(0.005)
-            try:
-                _, err = p.communicate(timeout=90)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                _, err = p.communicate()
-                self.fail("the runner did not finish: " + err.decode(errors="replace")[-3000:])
+                    break
+                time.sleep(0.01)
+            err = self.communicate(p, 300)
         self.assertIsNotNone(killed, "no task was caught running")
         self.assertEqual(p.returncode, 0, err.decode())
+        self.assertIn(b"6/6 partitions", err)
         self.assert_same(out)
+
+    def test_no_worker_left(self):
+        """A cluster with no worker (all lost) ends the run, exit 3, instead
+        of a wait without end."""
+        from dask.distributed import LocalCluster
+        with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+            out = self.tmp / "noworker"
+            p = self.runner(out, "--scheduler", cluster.scheduler_address, "--partitions", "2",
+                            "--no-worker-timeout", "3")
+            err = self.communicate(p, 120)
+        self.assertEqual(p.returncode, 3, err.decode())
+        self.assertIn(b"no worker for 3 s", err)
+        self.assertIn(b"2 partition(s) not completed", err)
+        self.assertFalse((out / "summary.json").exists())
 
     def test_failed_shard(self):
         inp = self.tmp / "bad-in"
@@ -142,7 +174,7 @@ class Dask(unittest.TestCase):
         # (one runner, its own LocalCluster: also the no --scheduler path)
         out = self.tmp / "bad"
         p = self.runner(out, "--workers", "2", "--partitions", "3", inp=inp)
-        _, err = p.communicate(timeout=120)
+        err = self.communicate(p, 240)
         self.assertEqual(p.returncode, 1, err.decode())
         self.assertIn(b"s01.jsonl", err)
         s = json.loads((out / "summary.json").read_text())
