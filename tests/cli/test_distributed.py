@@ -119,6 +119,20 @@ class Partitions(Base):
         strip = lambda r: json.dumps(r, sort_keys=True).replace(str(out), "D").replace(str(self.whole), "D")
         self.assertEqual(strip(a), strip(b))
 
+    def test_shared_directory_at_once(self):
+        """Partitions running at the same time in one directory (as on a
+        cluster): each one's stale-temporary cleanup leaves the others' live
+        temporaries alone, and names never collide."""
+        out = self.tmp / "concurrent"
+        procs = [subprocess.Popen([TROPESCAN, "scan", "-q", "-j", "1", "--partition", f"{i}/4", "-o", str(out),
+                                   str(self.inp)], stderr=subprocess.PIPE) for i in range(4)]
+        for p in procs:
+            err = p.communicate(timeout=120)[1]
+            self.assertIn(p.returncode, (0, 1), err)
+        self.assertEqual(list(out.rglob(".*tmp*")), [])
+        run("merge", "-q", "-o", out, out, check=0)
+        self.assert_same_run(out)
+
     def test_separate_directories(self):
         dirs = [self.tmp / f"sep{i}" for i in range(3)]
         for i, d in enumerate(dirs):
