@@ -1,8 +1,8 @@
 /*
  * distribute.c: what lets a run be split over machines and put back
  * together: the partition of an input (tropescan.h documents the hash) and
- * the order of a merged summary's shards. Resume lives with the run, in
- * pipeline.c.
+ * the order of a summary's shards (scan's and merge's). Resume lives with
+ * the run, in pipeline.c, and its records in record.c.
  */
 #include <stdlib.h>
 #include <string.h>
