@@ -3,8 +3,8 @@
 copies computed here from the manifest, field weights, the exclusion log,
 error lines), re-deciding (options, policy file, trope rules), the
 fingerprint guard (another shard's manifest, a changed shard, a manifest cut
-short, corrupt or missing), output safety (read-only place, kill -9 then a
-rerun), determinism across thread counts, and Dolma attributes read as the
+short, corrupt or missing), output safety (read-only place, a full disk,
+kill -9 then a rerun), determinism across thread counts, and Dolma attributes read as the
 mixer reads them.
 
 usage: test_apply.py TROPESCAN_BINARY   (suite 'cli')
@@ -12,6 +12,8 @@ usage: test_apply.py TROPESCAN_BINARY   (suite 'cli')
 import gzip
 import json
 import os
+import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -327,6 +329,76 @@ class ApplyTest(unittest.TestCase):
         for f in ref.glob("*.zst"):
             self.assertEqual((out / f.name).read_bytes(), f.read_bytes())
         self.assertEqual([p.name for p in out.iterdir() if p.name.startswith(".")], [])
+
+    def full_disk_case(self, tag):
+        """Two shards: a small one, then one whose output cannot fit."""
+        d = self.out(tag)
+        (d / "in").mkdir(parents=True)
+        shutil.copy(SAMPLE / "shard-00.jsonl.zst", d / "in" / "a_small.jsonl.zst")
+        rnd = random.Random(7)
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 "
+        with open(d / "in" / "b_big.jsonl", "w") as f:
+            for i in range(400):   # ~3 MB of text zstd cannot shrink much
+                text = "".join(rnd.choice(alphabet) for _ in range(8000))
+                f.write(json.dumps({"id": f"b{i}", "text": text}) + "\n")
+        subprocess.run(["zstd", "-q", "-1", "--rm", str(d / "in" / "b_big.jsonl")], check=True)
+        run("scan", "-q", "-o", d / "scan", d / "in", check=0)
+        ref = d / "ref"
+        run("apply", "-q", "-m", d / "scan", "-o", ref, d / "in", check=0)
+        self.assertGreater((ref / "b_big.jsonl.zst").stat().st_size, 2 << 20)
+        return d, ref
+
+    def check_full_disk(self, out, ref, rc, stderr, reason):
+        # The run says which file could not be written, and why, and fails.
+        self.assertEqual(rc, 1, stderr)
+        self.assertIn("b_big.jsonl.zst", stderr)
+        self.assertIn(reason, stderr)
+        names = sorted(p.name for p in out.iterdir())
+        # Nothing half-written under a final name, no temporary left.
+        self.assertEqual(names, ["a_small.jsonl.zst", "apply-summary.json"], stderr)
+        self.assertEqual((out / "a_small.jsonl.zst").read_bytes(), (ref / "a_small.jsonl.zst").read_bytes())
+        summ = json.loads((out / "apply-summary.json").read_text())
+        by = {Path(s["input"]).name: s for s in summ["shards"]}
+        self.assertEqual(by["a_small.jsonl.zst"]["status"], "ok")
+        self.assertEqual(by["b_big.jsonl.zst"]["status"], "failed")
+        self.assertIn(reason, by["b_big.jsonl.zst"]["error"])
+        self.assertIsNone(by["b_big.jsonl.zst"]["output"])
+
+    def test_full_disk(self):
+        """A real full file system: a 1 MB tmpfs mounted in a private mount
+        namespace (unshare -rm: no root needed where user namespaces are
+        allowed), so write() itself fails with ENOSPC, as on a full disk."""
+        if not shutil.which("unshare") or subprocess.run(
+                ["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+            self.skipTest("no mount namespace here (unshare -rm fails); test_file_size_limit covers the path")
+        d, ref = self.full_disk_case("full")
+        mnt = d / "mnt"
+        mnt.mkdir()
+        script = (
+            'mount -t tmpfs -o size=1m tmpfs "$1" || exit 99\n'
+            '"$2" apply -q -j1 -m "$3" -o "$1/out" "$4" 2>"$5/stderr"; echo $? >"$5/rc"\n'
+            'cp -a "$1/out" "$5/out"\n')
+        p = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", str(mnt), TROPESCAN, str(d / "scan"),
+                            str(d / "in"), str(d)], capture_output=True)
+        if p.returncode == 99:
+            self.skipTest("cannot mount a tmpfs in a user namespace here")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.check_full_disk(d / "out", ref, int((d / "rc").read_text()), (d / "stderr").read_text(),
+                             "No space left on device")
+
+    def test_file_size_limit(self):
+        """The same write-error path anywhere: RLIMIT_FSIZE of 1 MB with SIGXFSZ
+        ignored makes write() fail with EFBIG past the limit."""
+        d, ref = self.full_disk_case("fsize")
+        out = d / "out"
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        p = subprocess.run([TROPESCAN, "apply", "-q", "-j1", "-m", d / "scan", "-o", out, d / "in"],
+                           capture_output=True, preexec_fn=limit)
+        self.check_full_disk(out, ref, p.returncode, p.stderr.decode(), "File too large")
+
 
 
 class AttributesErrorLinesTest(unittest.TestCase):
