@@ -23,7 +23,17 @@ struct ts_chunker {
     int err;                /* the reader failed (after eof-like stop) */
     ts_diag diag;
     int finished;
+    ts_long_line_sink sink;
+    int sinking;            /* the sink wants the current long line's bytes */
 };
+
+void ts_chunker_set_long_line_sink(ts_chunker *ch, const ts_long_line_sink *sink)
+{
+    if (sink)
+        ch->sink = *sink;
+    else
+        memset(&ch->sink, 0, sizeof ch->sink);
+}
 
 int ts_chunker_create(ts_reader *reader, size_t chunk_size, size_t max_line, ts_chunker **out)
 {
@@ -111,6 +121,8 @@ static uint64_t skip_long_line(ts_chunker *ch, ts_chunk *c)
         if (c->len == 0)
             return total; /* the line ends with the input */
         char *nl = memchr(c->data, '\n', c->len);
+        if (ch->sinking)
+            ch->sink.bytes(ch->sink.ud, c->data, nl ? (size_t)(nl - c->data) : c->len);
         if (nl) {
             size_t head = (size_t)(nl - c->data);
             total += head;
@@ -184,7 +196,13 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
                 return TS_E_NOMEM;
             continue;
         }
+        ch->sinking = ch->sink.begin && ch->sink.begin(ch->sink.ud, c);
+        if (ch->sinking)
+            ch->sink.bytes(ch->sink.ud, c->data, c->len);
         c->oversize_len = skip_long_line(ch, c);
+        if (ch->sinking)
+            ch->sink.end(ch->sink.ud);
+        ch->sinking = 0;
         c->len = 0;
         c->nlines = 1;
         ch->line += 1;

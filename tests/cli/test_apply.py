@@ -330,6 +330,61 @@ class ApplyTest(unittest.TestCase):
             self.assertEqual((out / f.name).read_bytes(), f.read_bytes())
         self.assertEqual([p.name for p in out.iterdir() if p.name.startswith(".")], [])
 
+    def test_lines_longer_than_64_mib(self):
+        """A kept line of 70 MiB: past the scan's --max-doc-bytes (16 MiB) it is
+        a too_long error line, kept by default and copied as it is read; with
+        a larger --max-doc-bytes it is a document, kept as any other."""
+        d = self.out("huge")
+        (d / "in").mkdir(parents=True)
+        huge = json.dumps({"id": "huge", "text": "the weather was fine today. " * (70 * 2**20 // 28)})
+        self.assertGreater(len(huge), 70 * 2**20)
+        docs = [json.loads(l) for l in lines_of(SAMPLE / "shard-00.jsonl.zst")][:6]
+        lines = [json.dumps(x) for x in docs[:3]] + [huge] + [json.dumps(x) for x in docs[3:]]
+        raw = ("\n".join(lines) + "\n").encode()
+        (d / "in" / "h.jsonl").write_bytes(raw)
+        subprocess.run(["zstd", "-q", "-1", "-k", str(d / "in" / "h.jsonl"), "-o", str(d / "in" / "z.jsonl.zst")],
+                       check=True)
+        run("scan", "-q", "-o", d / "scan", d / "in", check=0)
+        man = manifest(d / "scan" / ("h.jsonl" + SUFFIX))
+        self.assertEqual(man[3]["error"].split(":")[0], "too_long")
+        want = [l.encode() for l, m in zip(lines, man) for _ in range(copies(m["weight"], m["fp"], 0))]
+        self.assertTrue(huge.encode() in want)
+        for fmt in ([], ["--compress", "gzip"], ["--compress", "zstd"]):
+            out = self.out("huge-out")
+            run("apply", "-q", "-j2", "-m", d / "scan", "-o", out, *fmt, d / "in", check=0)
+            for f in sorted(out.glob("[hz]*")):
+                self.assertTrue(lines_of(f) == want, (fmt, f))
+            s = json.loads((out / "apply-summary.json").read_text())["total"]
+            self.assertEqual(s["lines_in"], 2 * len(lines))
+        # Dropped: gone, and in the exclusion log without its text.
+        out = self.out("huge-drop")
+        run("apply", "-q", "-m", d / "scan", "-o", out, "--error-action", "drop", "--removed", out / "rem",
+            d / "in" / "h.jsonl", check=0)
+        self.assertTrue(huge.encode() not in lines_of(out / "h.jsonl"))
+        rem = [json.loads(l) for l in lines_of(out / "rem" / "h.jsonl")]
+        self.assertEqual([(r["line"], r["document"]) for r in rem if r["line"] == 4], [(4, None)])
+        self.assertTrue(rem[[r["line"] for r in rem].index(4)]["reason"].startswith("too_long"))
+        # A scan that read it as a document (--max-doc-bytes 100M; its manifest
+        # line written here, as such a scan writes it, to spare the test the
+        # scoring of 70 MB): kept as a document, its weight added as a field.
+        scan2 = d / "scan2"
+        shutil.copytree(d / "scan", scan2)
+        summ = json.loads((scan2 / "summary.json").read_text())
+        summ["options"]["max_doc_bytes"] = 100 << 20
+        (scan2 / "summary.json").write_text(json.dumps(summ))
+        m2 = manifest(scan2 / ("h.jsonl" + SUFFIX))
+        text = json.loads(huge)["text"].encode()
+        m2[3] = dict(next(m for m in m2 if m["status"] == "ok"), line=4, offset=man[3]["offset"], id="huge",
+                     len=len(text), fp=xxhash.xxh64_hexdigest(text), score=0.01, aligned=None, action="keep",
+                     weight=1.0, tropes={}, anchored={}, spans=[])
+        body = "".join(json.dumps(m, separators=(",", ":")) + "\n" for m in m2).encode()
+        (scan2 / ("h.jsonl" + SUFFIX)).write_bytes(
+            subprocess.run(["zstd", "-q", "-c"], input=body, capture_output=True, check=True).stdout)
+        out = self.out("huge-doc")
+        run("apply", "-q", "-m", scan2, "-o", out, "--weights", "field", "w", d / "in" / "h.jsonl", check=0)
+        got = [json.loads(l) for l in lines_of(out / "h.jsonl")]
+        self.assertTrue([g["text"].encode() == text for g in got if g["id"] == "huge"] == [True])
+
     def full_disk_case(self, tag):
         """Two shards: a small one, then one whose output cannot fit."""
         d = self.out(tag)
