@@ -362,6 +362,8 @@ static int attributes_line(attr_ctx *a, const ts_apply_settings *s, ts_buf *b, c
 
 /* ---------------------------------------------------------------- the step */
 
+#define APPLY_MAX_CHUNK_LINES 16384
+
 /* A manifest line, copied: it travels with its chunk to a worker. Strings
  * are offsets into the chunk's arena. */
 typedef struct mline {
@@ -814,6 +816,9 @@ int ts_apply_run(const ts_apply_settings *s, ts_apply_job *jobs, size_t n, ts_di
         .ctx = &A,
         .out_format = s->compress,
         .level = s->level,
+        /* A chunk's manifest lines are held until its lines are done: a
+         * chunk of 2 MiB of empty lines would hold 2 million of them. */
+        .max_lines = APPLY_MAX_CHUNK_LINES,
         .shard_open = shard_open,
         .shard_close = shard_close,
         .chunk_read = chunk_read,

@@ -25,7 +25,24 @@ struct ts_chunker {
     int finished;
     ts_long_line_sink sink;
     int sinking;            /* the sink wants the current long line's bytes */
+    uint64_t max_lines;     /* lines per chunk, or 0 */
 };
+
+void ts_chunker_set_max_lines(ts_chunker *ch, uint64_t max_lines) { ch->max_lines = max_lines; }
+
+/* The end of the max_lines-th line of p[0, n) (after its '\n'), or n when it
+ * holds fewer. */
+static size_t cut_at_lines(const char *p, size_t n, uint64_t max_lines)
+{
+    const char *q = p, *end = p + n;
+    for (uint64_t k = 0; k < max_lines; k++) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl)
+            return n;
+        q = nl + 1;
+    }
+    return (size_t)(q - p);
+}
 
 void ts_chunker_set_long_line_sink(ts_chunker *ch, const ts_long_line_sink *sink)
 {
@@ -144,6 +161,9 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
     if (ch->finished)
         return 0;
     size_t limit = ch->chunk_size > ch->carry_len * 2 ? ch->chunk_size : ch->carry_len * 2;
+    /* A carry of whole lines left by max_lines needs no more room. */
+    if (ch->max_lines && ch->carry_len <= ch->chunk_size)
+        limit = ch->chunk_size;
     if (limit > ch->max_line + 1 && limit > ch->chunk_size)
         limit = ch->max_line + 1 > ch->chunk_size ? ch->max_line + 1 : ch->chunk_size;
     if (grow(&c->data, &c->cap, limit) != TS_OK)
@@ -166,6 +186,19 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
         fill(ch, c, limit);
         int stopped = ch->eof || ch->err;
         char *nl = c->len ? memrchr(c->data, '\n', c->len) : NULL;
+        if (nl && ch->max_lines) {
+            size_t cut = cut_at_lines(c->data, (size_t)(nl - c->data) + 1, ch->max_lines);
+            if (cut < (size_t)(nl - c->data) + 1) {
+                /* More than max_lines whole lines: the rest is the next chunk's. */
+                size_t rest = c->len - cut;
+                if (grow(&ch->carry, &ch->carry_cap, rest + 1) != TS_OK)
+                    return TS_E_NOMEM;
+                memcpy(ch->carry, c->data + cut, rest);
+                ch->carry_len = rest;
+                c->len = cut;
+                break;
+            }
+        }
         if (nl && !stopped) {
             size_t keep = (size_t)(nl - c->data) + 1;
             size_t rest = c->len - keep;

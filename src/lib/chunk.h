@@ -51,6 +51,11 @@ typedef struct ts_long_line_sink {
     void (*end)(void *ud);
 } ts_long_line_sink;
 void ts_chunker_set_long_line_sink(ts_chunker *ch, const ts_long_line_sink *sink);
+
+/* At most max_lines lines per chunk (0: no limit, the default), for steps
+ * that hold something per line of a chunk (apply: its manifest lines). The
+ * cuts still depend only on the data. */
+void ts_chunker_set_max_lines(ts_chunker *ch, uint64_t max_lines);
 void ts_chunker_free(ts_chunker *ch);
 
 /* Frees a chunk's buffer. */

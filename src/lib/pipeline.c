@@ -592,7 +592,8 @@ static void packer_reset(packer *p)
 static int pack(packer *p, ts_format fmt, const char *data, size_t n, int last, ts_buf *frame)
 {
     if (fmt == TS_FORMAT_PLAIN) {
-        ts_buf_append(frame, data, n);
+        if (n)
+            ts_buf_append(frame, data, n);
         return frame->failed ? -1 : 0;
     }
     if (fmt == TS_FORMAT_ZSTD) {
@@ -875,6 +876,8 @@ static int sharded_open(ts_run *R, shard *s)
     ts_reader *rd = NULL;
     if (!err && !(err = ts_reader_open(s->path, &rd, &diag)))
         err = ts_chunker_create(rd, R->s.chunk_size, R->s.max_doc_bytes, &s->chunker);
+    if (!err && R->ss->max_lines)
+        ts_chunker_set_max_lines(s->chunker, R->ss->max_lines);
     if (err) {
         if (!s->chunker)
             ts_reader_free(rd);

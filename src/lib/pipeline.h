@@ -34,6 +34,7 @@ typedef struct ts_shard_step {
     void *ctx;
     int out_format;             /* -1: each input's own format, else a ts_format */
     int level;                  /* -1: zstd 3, gzip 1 */
+    uint64_t max_lines;         /* lines per chunk at most (0: no limit): bounds the side data */
     /* Opens input i's side stream (by the thread that reads the input, before
      * its first chunk). @return TS_OK, or an error that fails the input (diag). */
     int (*shard_open)(void *ctx, size_t i, void **state, ts_diag *diag);

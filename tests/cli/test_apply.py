@@ -385,6 +385,27 @@ class ApplyTest(unittest.TestCase):
         got = [json.loads(l) for l in lines_of(out / "h.jsonl")]
         self.assertTrue([g["text"].encode() == text for g in got if g["id"] == "huge"] == [True])
 
+    def test_a_flood_of_empty_lines(self):
+        """A million empty lines (one chunk of bytes): apply holds a chunk's
+        manifest lines, so its chunks are cut at a line count too; memory
+        stays bounded and every line is there (kept, as the scan says)."""
+        d = self.out("flood")
+        (d / "in").mkdir(parents=True)
+        n = 1_000_000
+        (d / "in" / "e.jsonl").write_bytes(b'{"id":"a","text":"hello"}\n' + b"\n" * n)
+        run("scan", "-q", "-o", d / "scan", d / "in", check=0)
+        out = d / "out"
+        cmd = [TROPESCAN, "apply", "-q", "-j2", "-m", d / "scan", "-o", out, d / "in"]
+        if os.path.exists("/usr/bin/time"):
+            cmd = ["/usr/bin/time", "-f", "%M", "-o", str(d / "rss")] + cmd
+        p = subprocess.run(cmd, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = (out / "e.jsonl").read_bytes()
+        self.assertEqual(got, (d / "in" / "e.jsonl").read_bytes())
+        if os.path.exists(d / "rss"):
+            rss_mb = int((d / "rss").read_text().split()[-1]) / 1024
+            self.assertLess(rss_mb, 150)   # holding the million manifest lines took ~300 MB
+
     def full_disk_case(self, tag):
         """Two shards: a small one, then one whose output cannot fit."""
         d = self.out(tag)
