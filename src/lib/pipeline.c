@@ -661,8 +661,12 @@ static void out_diag_final(ts_diag *d, const char *tmp, const char *final)
 {
     size_t n = tmp ? strlen(tmp) : 0;
     if (n && !strncmp(d->message, tmp, n)) {
+        /* "<tmp>: cannot write: why" -> "cannot write: why" (file names it) */
         char msg[sizeof d->message];
-        snprintf(msg, sizeof msg, "%s%s", final, d->message + n);
+        size_t skip = n;
+        if (d->message[skip] == ':')
+            skip += 1 + (d->message[skip + 1] == ' ');
+        snprintf(msg, sizeof msg, "%s", d->message + skip);
         snprintf(d->message, sizeof d->message, "%s", msg);
     }
     snprintf(d->file, sizeof d->file, "%s", final);
