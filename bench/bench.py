@@ -229,6 +229,19 @@ def main():
         A(Cmd("applyN", f"tropescan apply -j {N}",
               f"{t} apply -j {N} --force --quiet -m {q(sa)} -o {q(os.path.join(args.data, 'applied'))} {zfiles}",
               D, "zst shards", N, rss=True, group="apply"))
+        if args.ref_tropescan:
+            A(Cmd("ref_applyN", f"reference tropescan apply -j {N}",
+                  f"{q(args.ref_tropescan)} apply -j {N} --force --quiet -m {q(sa)} "
+                  f"-o {q(os.path.join(args.data, 'applied-ref'))} {zfiles}",
+                  D, "zst shards", N, rss=True, group="apply"))
+        # One shard alone: what a single large shard gets from N threads.
+        z0 = q(zst[0]["path"])
+        A(Cmd("recomp_one", "zstd -dc | zstd -3 -c, one shard",
+              f"zstd -dcq {z0} | zstd -3 -q -c > {rec}/one.zst", zst[0]["bytes"], "one zst shard", 1,
+              group="apply_one"))
+        A(Cmd("apply_one", f"tropescan apply -j {N}, one shard",
+              f"{t} apply -j {N} --force --quiet -m {q(sa)} -o {q(os.path.join(args.data, 'applied-one'))} {z0}",
+              zst[0]["bytes"], "one zst shard", N, rss=True, group="apply_one"))
     if args.only:
         keep = set(args.only.split(","))
         cmds[:] = [c for c in cmds if c.key in keep]
@@ -265,7 +278,7 @@ def main():
     by = {c.key: c for c in cmds}
     stats = {c.key: summarise(c) for c in cmds}
     refs = {"main": "zstdN", "gzip": "igzip" if "igzip" in by else "gzip", "big": "big_zstd",
-            "one": "zstd1", "apply": "recompN"}
+            "one": "zstd1", "apply": "recompN", "apply_one": "recomp_one"}
 
     def mbs(key):
         s = stats.get(key)
@@ -291,7 +304,7 @@ def main():
     print(table)
     print("x ref: ratio to `zstd -dc` on all threads for the zstd shards (to igzip/gzip for "
           "the gzip shard, to single-thread `zstd -dc` for the single large shard, to "
-          "`zstd -dc | zstd -3 -c` N at a time for apply)")
+          "`zstd -dc | zstd -3 -c` N at a time for apply, of one shard for apply on one shard)")
 
     checks = []
 
@@ -316,6 +329,8 @@ def main():
         check("tropescan -j1 / reference -j1", ratio("ts1", "ref_ts1"), 1.0)
     if "applyN" in by:
         check("tropescan apply -jN / zstd -dc | zstd -3 (same shards, N at a time)", ratio("applyN", "recompN"), 0.8)
+    if "ref_applyN" in by:
+        check(f"tropescan apply -j{N} / reference apply -j{N}", ratio("applyN", "ref_applyN"), 1.0)
     check(f"tropescan -j{N} / -j1, single large shard", ratio("big_tsN", "big_ts1"), 0.9 * N)
     for k in ("tsN", "ts_one", "big_tsN", "applyN"):
         if stats.get(k):

@@ -828,8 +828,11 @@ double ts_model_probability(const ts_model *m, int head, double margin);
  * or, instead, as Dolma attributes. Every line is checked against its
  * manifest line (line number, offset, status, and for documents the decoded
  * text's length and XXH64 `fp`); any mismatch stops the shard and nothing is
- * left under its final names. Lines are cut and parsed by the same code as
- * scan's (chunk.c, docs.c), so they are scan's lines by construction.
+ * left under its final names. A run of apply is a run of the scan's pipeline
+ * with apply's per-line step, so its lines, offsets and fingerprints are
+ * scan's by construction. A line longer than the scan's max_doc_bytes (an
+ * error line there) is copied, when kept, as it is read: memory stays
+ * bounded whatever its length.
  */
 
 /* A trope rule of a policy: when every condition holds, the action. */
@@ -896,6 +899,8 @@ typedef struct ts_apply_settings {
      * (compiled, the scan's) gives the trope spans. */
     const char *attributes_name;
     const ts_lexicon *lex;
+    int threads;                /* ts_apply_run's worker threads (default 0: all cores) */
+    const volatile int *cancel; /* polled between chunks: non-zero stops the run (TS_E_CANCELLED) */
 } ts_apply_settings;
 
 void ts_apply_settings_default(ts_apply_settings *s);
@@ -921,6 +926,26 @@ typedef struct ts_apply_counts {
  * TS_E_DECOMPRESS (the manifest or the shard is corrupt), TS_E_IO, TS_E_NOMEM. */
 int ts_apply_shard(const ts_apply_settings *s, const char *shard_path, const char *manifest_path,
                    const char *out_path, const char *removed_path, ts_apply_counts *out, ts_diag *diag);
+
+/* One shard of ts_apply_run: the caller fills the paths; the run, the rest. */
+typedef struct ts_apply_job {
+    const char *shard, *manifest;
+    const char *out;            /* the filtered shard or attributes file */
+    const char *removed;        /* the exclusion log, or NULL */
+    int err;                    /* TS_OK, or why the shard failed (as ts_apply_shard's) */
+    ts_diag diag;               /* when err: file, line, what */
+    ts_apply_counts counts;     /* when !err */
+} ts_apply_job;
+
+/* Applies many shards through the run's pipeline (the scan's: chunks of
+ * lines cut and parsed as the scan cut and parsed them, workers on all of
+ * s->threads, ordered delivery, atomic outputs): one shard's chunks are
+ * spread over the threads too. The outputs are byte-identical for any
+ * thread count: one zstd frame or gzip member per chunk. A failed shard
+ * leaves nothing under its final names; the others go on.
+ * @return TS_OK when every shard was processed (see each job's err),
+ * TS_E_INVALID, TS_E_NOMEM (nothing kept), TS_E_CANCELLED. */
+int ts_apply_run(const ts_apply_settings *s, ts_apply_job *jobs, size_t n, ts_diag *diag);
 
 #ifdef __cplusplus
 }

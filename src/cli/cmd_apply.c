@@ -1,7 +1,8 @@
 /*
  * cmd_apply.c: `tropescan apply`: a scan's manifests applied to its shards
- * (src/lib/apply.c does each shard; this file: options, the policy, output
- * places, shards in parallel, messages, apply-summary.json, exit codes).
+ * (src/lib/apply.c: the per-line step of the library's pipeline, which runs
+ * the shards; this file: options, the policy, output places, messages,
+ * apply-summary.json, exit codes).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,7 +33,7 @@ static const char apply_help[] =
     "\n"
     "  -m, --manifests DIR       the scan's output directory (required)\n"
     "  -o, --output DIR          where the shards go (required)\n"
-    "  -j, --threads N           shards applied at once (default: all cores)\n"
+    "  -j, --threads N           worker threads (default: all cores)\n"
     "  -f, --force               overwrite existing outputs\n"
     "  -q, --quiet               no summary paragraph at the end\n"
     "  -g, --glob GLOB, --exclude GLOB   as scan's\n"
@@ -539,11 +540,27 @@ int cmd_apply(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int threads = o.threads > 0 ? o.threads : omp_get_num_procs();
-    long n = (long)L.n;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (long i = 0; i < n; i++) {
-        shard_job *j = &jobs[i];
-        j->err = ts_apply_shard(&s, j->path, j->manifest, j->out, j->removed, &j->c, &j->diag);
+    s.threads = threads;
+    ts_apply_job *aj = calloc(L.n, sizeof *aj);
+    if (!aj) {
+        cli_error("out of memory");
+        exit_code = EXIT_FATAL;
+        goto done;
+    }
+    for (size_t i = 0; i < L.n; i++)
+        aj[i] = (ts_apply_job){.shard = jobs[i].path, .manifest = jobs[i].manifest, .out = jobs[i].out,
+                               .removed = jobs[i].removed};
+    int run_err = ts_apply_run(&s, aj, L.n, &diag);
+    for (size_t i = 0; i < L.n; i++) {
+        jobs[i].err = aj[i].err;
+        jobs[i].diag = aj[i].diag;
+        jobs[i].c = aj[i].counts;
+    }
+    free(aj);
+    if (run_err) {
+        cli_diag_error(&diag, run_err);
+        exit_code = EXIT_FATAL;
+        goto done;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;

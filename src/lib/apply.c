@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <isa-l/igzip_lib.h>
-#include <zstd.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -28,6 +26,7 @@
 #include "chunk.h"
 #include "docs.h"
 #include "json.h"
+#include "pipeline.h"
 
 void ts_apply_settings_default(ts_apply_settings *s)
 {
@@ -41,131 +40,6 @@ void ts_apply_settings_default(ts_apply_settings *s)
     s->level = -1;
 }
 
-/* Lines longer than this cannot be copied to the output (they are not held
- * in memory); a shard that must keep one fails with a message saying so. */
-#define APPLY_MAX_COPY_LINE ((uint64_t)64 << 20)
-#define APPLY_CHUNK (1u << 20)
-#define FLUSH_AT (1u << 20)
-
-/* ---------------------------------------------------------------- output */
-
-/* One output file in one format: text is buffered, compressed and written
- * through an outfile. */
-typedef struct ostream {
-    ts_outfile *f;
-    ts_format fmt;
-    ZSTD_CCtx *z;
-    struct isal_zstream gz;
-    uint8_t *gz_level_buf;
-    ts_buf text;
-    ts_buf packed;
-    uint64_t bytes;
-    int failed;
-} ostream;
-
-static int os_open(ostream *o, const char *path, ts_format fmt, int level, int worker, ts_diag *diag)
-{
-    memset(o, 0, sizeof *o);
-    o->fmt = fmt;
-    if (fmt == TS_FORMAT_ZSTD) {
-        if (!(o->z = ZSTD_createCCtx()))
-            return TS_E_NOMEM;
-        ZSTD_CCtx_setParameter(o->z, ZSTD_c_compressionLevel, level < 0 ? 3 : level);
-        ZSTD_CCtx_setParameter(o->z, ZSTD_c_checksumFlag, 1);
-        /* One compression worker beside the reading thread, as in `zstd -dc |
-         * zstd -3`: compression (most of apply's work) overlaps reading and
-         * checking. zstd's output is the same for any nbWorkers >= 1, so it
-         * does not depend on the threads either. The exclusion log, small,
-         * goes without (a worker costs tens of MB of buffers). */
-        if (worker)
-            ZSTD_CCtx_setParameter(o->z, ZSTD_c_nbWorkers, 1);
-    } else if (fmt == TS_FORMAT_GZIP) {
-        static const uint32_t sizes[] = {0, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT};
-        int lv = level < 0 ? 1 : level > 3 ? 3 : level;
-        isal_deflate_init(&o->gz);
-        o->gz.gzip_flag = IGZIP_GZIP;
-        o->gz.level = (uint32_t)lv;
-        if (sizes[lv]) {
-            if (!(o->gz_level_buf = malloc(sizes[lv])))
-                return TS_E_NOMEM;
-            o->gz.level_buf = o->gz_level_buf;
-            o->gz.level_buf_size = sizes[lv];
-        }
-    }
-    return ts_outfile_open(path, &o->f, diag);
-}
-
-static int os_write(ostream *o, const void *p, size_t n, ts_diag *diag)
-{
-    if (ts_outfile_write(o->f, p, n, diag) != TS_OK) {
-        o->failed = 1;
-        return TS_E_IO;
-    }
-    o->bytes += n;
-    return TS_OK;
-}
-
-/* Compresses and writes the buffered text; last ends the stream. */
-static int os_flush(ostream *o, int last, ts_diag *diag)
-{
-    if (o->text.failed || o->packed.failed)
-        return TS_E_NOMEM;
-    int err = TS_OK;
-    if (o->fmt == TS_FORMAT_PLAIN) {
-        err = o->text.len ? os_write(o, o->text.data, o->text.len, diag) : TS_OK;
-    } else if (o->fmt == TS_FORMAT_ZSTD) {
-        ZSTD_inBuffer in = {o->text.data, o->text.len, 0};
-        for (;;) {
-            size_t room = ZSTD_CStreamOutSize();
-            if (!ts_buf_reserve(&o->packed, room))
-                return TS_E_NOMEM;
-            ZSTD_outBuffer out = {o->packed.data, room, 0};
-            size_t left = ZSTD_compressStream2(o->z, &out, &in, last ? ZSTD_e_end : ZSTD_e_continue);
-            if (ZSTD_isError(left))
-                return TS_E_NOMEM;
-            if (out.pos && (err = os_write(o, o->packed.data, out.pos, diag)))
-                return err;
-            if (last ? left == 0 : in.pos == in.size)
-                break;
-        }
-    } else {
-        o->gz.next_in = (uint8_t *)o->text.data;
-        o->gz.avail_in = (uint32_t)o->text.len;
-        o->gz.end_of_stream = (uint16_t)last;
-        o->gz.flush = NO_FLUSH;
-        for (;;) {
-            size_t room = 1u << 18;
-            if (!ts_buf_reserve(&o->packed, room))
-                return TS_E_NOMEM;
-            o->gz.next_out = (uint8_t *)o->packed.data;
-            o->gz.avail_out = (uint32_t)room;
-            if (isal_deflate(&o->gz) != COMP_OK)
-                return TS_E_NOMEM;
-            size_t got = room - o->gz.avail_out;
-            if (got && (err = os_write(o, o->packed.data, got, diag)))
-                return err;
-            if (o->gz.avail_in == 0 && (!last || o->gz.internal_state.state == ZSTATE_END))
-                break;
-        }
-    }
-    o->text.len = 0;
-    return err;
-}
-
-static int os_maybe_flush(ostream *o, ts_diag *diag)
-{
-    return o->text.len >= FLUSH_AT ? os_flush(o, 0, diag) : (o->text.failed ? TS_E_NOMEM : TS_OK);
-}
-
-static void os_free(ostream *o)
-{
-    ZSTD_freeCCtx(o->z);
-    free(o->gz_level_buf);
-    ts_buf_free(&o->text);
-    ts_buf_free(&o->packed);
-    ts_outfile_abort(o->f);
-    memset(o, 0, sizeof *o);
-}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -486,7 +360,56 @@ static int attributes_line(attr_ctx *a, const ts_apply_settings *s, ts_buf *b, c
     return TS_OK;
 }
 
-/* ---------------------------------------------------------------- the shard */
+/* ---------------------------------------------------------------- the step */
+
+#define APPLY_MAX_CHUNK_LINES 16384
+
+/* A manifest line, copied: it travels with its chunk to a worker. Strings
+ * are offsets into the chunk's arena. */
+typedef struct mline {
+    ts_manifest_line ml;        /* pointers unset until chunk_begin */
+    size_t id, error, tropes, anchored, spans;
+} mline;
+
+typedef struct side_data {
+    const ts_apply_settings *s;
+    const ts_apply_job *job;    /* the chunk's shard */
+    mline *v;
+    size_t n, cap;              /* manifest lines read for this chunk */
+    ts_buf arena;
+    int err;                    /* after v[n-1]: the manifest failed (err, diag), or */
+    int ended;                  /* it ended */
+    ts_diag diag;
+} side_data;
+
+typedef struct apply_run apply_run;
+
+typedef struct shard_state {
+    apply_run *A;
+    size_t i;
+    ts_manifest_reader *mr;
+    int err, ended;             /* the manifest failed or ended: nothing more is read */
+    ts_diag diag;
+} shard_state;
+
+struct apply_run {
+    const ts_apply_settings *s;
+    ts_apply_job *jobs;
+};
+
+typedef struct apply_worker {
+    apply_run *A;
+    ts_doc_parser *parser;
+    attr_ctx ac;
+    side_data *sd;
+    size_t next;                /* the next manifest line of the chunk */
+    ts_buf *second;             /* the exclusion log's part of the chunk */
+    int long_copied;
+    uint64_t counts[TS_STEP_NCOUNTS];
+    ts_diag diag;
+} apply_worker;
+
+enum { C_LINES, C_KEPT, C_DROPPED, C_COPIES, C_ERRORS, C_ACTIONS };
 
 static int mismatch(ts_diag *diag, const char *shard, uint64_t line, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -503,39 +426,209 @@ static int mismatch(ts_diag *diag, const char *shard, uint64_t line, uint64_t of
     return TS_E_MISMATCH;
 }
 
-int ts_apply_shard(const ts_apply_settings *s, const char *shard_path, const char *manifest_path,
-                   const char *out_path, const char *removed_path, ts_apply_counts *counts, ts_diag *diag)
+static int shard_open(void *ctx, size_t i, void **out, ts_diag *diag)
 {
-    ts_diag local;
-    if (!diag)
-        diag = &local;
-    ts_diag_clear(diag);
-    memset(counts, 0, sizeof *counts);
-    int attrs = s->attributes_name != NULL;
-    if ((attrs && !s->lex) || (s->weights == TS_WEIGHTS_FIELD && !s->weight_field))
-        return TS_E_INVALID;
-    ts_reader *rd = NULL;
-    ts_chunker *ch = NULL;
-    ts_chunk chunk = {0};
-    ts_doc_parser *parser = NULL;
-    ts_manifest_reader *mr = NULL;
-    ostream out = {0}, rem = {0};
-    attr_ctx ac = {0};
-    ts_buf rec = {0};
-    int have_rem = 0, rem_committed = 0;
-    int err = ts_manifest_open(manifest_path, &mr, diag);
+    apply_run *A = ctx;
+    *out = NULL;
+    shard_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return TS_E_NOMEM;
+    st->A = A;
+    st->i = i;
+    int err = ts_manifest_open(A->jobs[i].manifest, &st->mr, diag);
     if (err) {
         if (!diag->message[0])
             snprintf(diag->message, sizeof diag->message, "cannot read the manifest");
-        goto done;
+        free(st);
+        return err;
     }
-    if ((err = ts_reader_open(shard_path, &rd, diag)))
-        goto done;
-    uint64_t max_line = s->max_doc_bytes > APPLY_MAX_COPY_LINE ? s->max_doc_bytes : APPLY_MAX_COPY_LINE;
-    if ((err = ts_chunker_create(rd, APPLY_CHUNK, (size_t)max_line, &ch))) {
-        ts_reader_free(rd);
-        goto done;
+    *out = st;
+    return TS_OK;
+}
+
+static void shard_close(void *state)
+{
+    shard_state *st = state;
+    if (!st)
+        return;
+    ts_manifest_close(st->mr);
+    free(st);
+}
+
+static size_t arena_put(ts_buf *a, const char *p, size_t n)
+{
+    size_t at = a->len;
+    if (p)
+        ts_buf_append(a, p, n);
+    ts_buf_append(a, "", 1);
+    return at;
+}
+
+/* The chunk's manifest lines, read in step with the shard (reading thread). */
+static int chunk_read(void *state, const ts_chunk *c, void **out)
+{
+    shard_state *st = state;
+    *out = NULL;
+    side_data *sd = calloc(1, sizeof *sd);
+    if (!sd)
+        return TS_E_NOMEM;
+    if (c->nlines && !(sd->v = malloc(c->nlines * sizeof *sd->v))) {
+        free(sd);
+        return TS_E_NOMEM;
     }
+    sd->cap = c->nlines;
+    sd->s = st->A->s;
+    sd->job = &st->A->jobs[st->i];
+    for (uint64_t k = 0; k < c->nlines && !st->err && !st->ended; k++) {
+        ts_manifest_line ml;
+        int m = ts_manifest_next(st->mr, &ml, &st->diag);
+        if (m < 0)
+            st->err = m;
+        else if (m == 0)
+            st->ended = 1;
+        if (m <= 0)
+            break;
+        mline *x = &sd->v[sd->n++];
+        x->ml = ml;
+        ts_buf *a = &sd->arena;
+        x->id = ml.has_id ? arena_put(a, ml.id, strlen(ml.id)) : SIZE_MAX;
+        x->error = ml.error ? arena_put(a, ml.error, strlen(ml.error)) : SIZE_MAX;
+        x->tropes = ml.tropes ? arena_put(a, ml.tropes, ml.tropes_len) : SIZE_MAX;
+        x->anchored = ml.anchored ? arena_put(a, ml.anchored, ml.anchored_len) : SIZE_MAX;
+        x->spans = ml.spans ? arena_put(a, ml.spans, ml.spans_len) : SIZE_MAX;
+    }
+    sd->err = st->err;
+    sd->ended = st->ended;
+    sd->diag = st->diag;
+    if (sd->arena.failed) {
+        ts_buf_free(&sd->arena);
+        free(sd->v);
+        free(sd);
+        return TS_E_NOMEM;
+    }
+    *out = sd;
+    return TS_OK;
+}
+
+static void chunk_data_free(void *data)
+{
+    side_data *sd = data;
+    if (!sd)
+        return;
+    ts_buf_free(&sd->arena);
+    free(sd->v);
+    free(sd);
+}
+
+/* What is done with a line (manifest line ml; ok: a document on both sides). */
+static ts_action decide(const ts_apply_settings *s, const ts_manifest_line *ml, int ok, double *w)
+{
+    ts_action action;
+    if (!ok) {
+        action = s->error_action < 0 ? ml->action : s->error_action ? TS_ACTION_DROP : TS_ACTION_KEEP;
+        *w = action == TS_ACTION_DROP ? 0 : 1;
+    } else if (s->redecide) {
+        action = ts_policy_decide_rules(&s->policy, s->rules, s->nrules, ml->score, ml->aligned, ml->tropes,
+                                        ml->tropes_len, ml->anchored, ml->anchored_len, w);
+    } else {
+        action = ml->action;
+        *w = ml->weight;
+    }
+    return action;
+}
+
+static uint64_t line_copies(const ts_apply_settings *s, const ts_manifest_line *ml, int ok, double w)
+{
+    return s->weights == TS_WEIGHTS_FIELD ? w > 0 : copies_of(w, ml->fp, ok, s->seed);
+}
+
+/* A line too long to buffer (reading thread): one copy if it is an error
+ * line that is kept, as its manifest line says (a line that does not match
+ * is a mismatch the worker reports: no copy). */
+static int long_line_copies(void *data)
+{
+    side_data *sd = data;
+    if (!sd || sd->n < 1 || sd->v[0].ml.ok || sd->s->attributes_name || !sd->v[0].ml.error ||
+        strncmp(sd->v[0].ml.error, "too_long", 8))
+        return 0;
+    double w;
+    ts_manifest_line ml = sd->v[0].ml;
+    return line_copies(sd->s, &ml, 0, decide(sd->s, &ml, 0, &w) == TS_ACTION_DROP ? 0 : w) > 0;
+}
+
+static void chunk_begin(void *worker, void *data, ts_out *second, int long_copied)
+{
+    apply_worker *w = worker;
+    side_data *sd = data;
+    w->sd = sd;
+    w->next = 0;
+    w->second = second ? ts_out_buf(second) : NULL;
+    w->long_copied = long_copied;
+    memset(w->counts, 0, sizeof w->counts);
+    ts_diag_clear(&w->diag);
+    const char *a = sd->arena.data;
+    for (size_t k = 0; k < sd->n; k++) {
+        mline *x = &sd->v[k];
+        x->ml.id = x->id == SIZE_MAX ? NULL : a + x->id;
+        x->ml.error = x->error == SIZE_MAX ? NULL : a + x->error;
+        x->ml.tropes = x->tropes == SIZE_MAX ? NULL : a + x->tropes;
+        x->ml.anchored = x->anchored == SIZE_MAX ? NULL : a + x->anchored;
+        x->ml.spans = x->spans == SIZE_MAX ? NULL : a + x->spans;
+    }
+}
+
+static void chunk_end(void *worker, uint64_t counts[TS_STEP_NCOUNTS], ts_diag *diag)
+{
+    apply_worker *w = worker;
+    memcpy(counts, w->counts, sizeof w->counts);
+    *diag = w->diag;
+    w->sd = NULL;
+}
+
+static int input_over(void *state, uint64_t lines, ts_diag *diag)
+{
+    shard_state *st = state;
+    const ts_apply_job *j = &st->A->jobs[st->i];
+    if (st->err) {
+        *diag = st->diag;
+        return st->err;
+    }
+    if (st->ended)
+        return TS_OK;
+    ts_manifest_line ml;
+    int m = ts_manifest_next(st->mr, &ml, diag);
+    if (m < 0)
+        return m;
+    if (m > 0)
+        return mismatch(diag, j->shard, lines + 1, UINT64_MAX,
+                        "the shard ends after %" PRIu64 " lines but the manifest %s goes on (line %" PRIu64
+                        "): not this shard's manifest, or the shard changed since the scan",
+                        lines, j->manifest, ml.line);
+    return TS_OK;
+}
+
+static void apply_worker_free(void *ctx, void *worker)
+{
+    (void)ctx;
+    apply_worker *w = worker;
+    if (!w)
+        return;
+    ts_doc_parser_free(w->parser);
+    ts_scanner_free(w->ac.scanner);
+    free(w->ac.spans);
+    free(w->ac.offs);
+    free(w->ac.tmp);
+    free(w);
+}
+
+static int apply_worker_create(void *ctx, void **out)
+{
+    apply_run *A = ctx;
+    const ts_apply_settings *s = A->s;
+    apply_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return TS_E_NOMEM;
+    w->A = A;
     ts_docs_settings ds;
     ts_docs_settings_default(&ds);
     ds.text_field = s->text_field;
@@ -543,251 +636,234 @@ int ts_apply_shard(const ts_apply_settings *s, const char *shard_path, const cha
     ds.max_doc_bytes = s->max_doc_bytes;
     ds.extra[0] = "source";
     ds.nextra = 1;
-    if (s->weights == TS_WEIGHTS_FIELD && !attrs) {
+    if (s->weights == TS_WEIGHTS_FIELD && !s->attributes_name) {
         ds.extra[1] = s->weight_field;
         ds.nextra = 2;
     }
-    if ((err = ts_doc_parser_create(&ds, &parser)))
-        goto done;
-    if (attrs && (err = ts_scanner_create(s->lex, NULL, TS_DEFAULT_ANCHOR_WORDS, 1, &ac.scanner)))
-        goto done;
-
-    int fmt = s->compress;
-    /* The input's format is known after its first bytes: read the first chunk now. */
-    int k = ts_chunker_next(ch, &chunk);
-    if (k < 0) {
-        err = k;
-        goto done;
+    int err = ts_doc_parser_create(&ds, &w->parser);
+    if (!err && s->attributes_name)
+        err = ts_scanner_create(s->lex, NULL, TS_DEFAULT_ANCHOR_WORDS, 1, &w->ac.scanner);
+    if (err) {
+        apply_worker_free(ctx, w);
+        return err;
     }
-    if (fmt < 0)
-        fmt = (int)ts_reader_format(ts_chunker_reader(ch));
-    if ((err = os_open(&out, out_path, (ts_format)fmt, s->level, 1, diag)))
-        goto done;
-    if (removed_path && !attrs) {
-        if ((err = os_open(&rem, removed_path, (ts_format)fmt, s->level, 0, diag)))
-            goto done;
-        have_rem = 1;
-    }
+    *out = w;
+    return TS_OK;
+}
 
-    for (; k > 0; k = chunk.final ? 0 : ts_chunker_next(ch, &chunk)) {
-        ts_line_cursor lc;
-        ts_line ln;
-        ts_lines_begin(&lc, &chunk, s->max_doc_bytes);
-        while (ts_lines_next(&lc, &ln)) {
-            counts->lines_in++;
-            ts_manifest_line ml;
-            int m = ts_manifest_next(mr, &ml, diag);
-            if (m < 0) {
-                err = m;
-                goto done;
-            }
-            if (m == 0) {
-                err = mismatch(diag, shard_path, ln.line, ln.offset,
-                               "the manifest %s ends at line %" PRIu64 " but the shard goes on: not this shard's "
-                               "manifest, or the shard changed since the scan", manifest_path, ln.line - 1);
-                goto done;
-            }
-            if (ml.line != ln.line || ml.offset != ln.offset) {
-                err = mismatch(diag, shard_path, ln.line, ln.offset,
-                               "the manifest %s expects line %" PRIu64 " at byte %" PRIu64 ", found line %" PRIu64
-                               " at byte %" PRIu64 ": the shard changed since the scan",
-                               manifest_path, ml.line, ml.offset, ln.line, ln.offset);
-                goto done;
-            }
-            ts_doc doc;
-            memset(&doc, 0, sizeof doc);
-            int kind = ln.error;
-            if (!kind) {
-                if ((err = ts_doc_parse(parser, ln.data, ln.len, &doc)))
-                    goto done;
-                kind = doc.error;
-            }
-            int ok = kind == TS_DOC_OK && ml.ok;
-            if (kind == TS_DOC_OK) {
-                uint64_t fp = XXH64(doc.text, doc.len, 0);
-                if (!ml.ok && strncmp(ml.error, "scan_failed", 11)) {
-                    err = mismatch(diag, shard_path, ln.line, ln.offset,
-                                   "the manifest %s expects an error line (%s), found a document of %zu bytes "
-                                   "(fp %016" PRIx64 ")", manifest_path, ml.error, doc.len, fp);
-                    goto done;
-                }
-                if (ml.ok && (ml.fp != fp || ml.len != doc.len)) {
-                    err = mismatch(diag, shard_path, ln.line, ln.offset,
-                                   "fingerprint mismatch: the manifest %s expects fp %016" PRIx64 " (%" PRIu64
-                                   " bytes), found fp %016" PRIx64 " (%zu bytes): not this shard's manifest, or "
-                                   "the shard changed since the scan", manifest_path, ml.fp, ml.len, fp, doc.len);
-                    goto done;
-                }
-            } else {
-                const char *name = ts_doc_error_name(kind);
-                size_t nl = strlen(name);
-                if (ml.ok || strncmp(ml.error, name, nl) || (ml.error[nl] && ml.error[nl] != ':')) {
-                    err = mismatch(diag, shard_path, ln.line, ln.offset,
-                                   "the manifest %s expects %s%s%s, found an error line (%s)", manifest_path,
-                                   ml.ok ? "a document" : "an error line (", ml.ok ? "" : ml.error,
-                                   ml.ok ? "" : ")", name);
-                    goto done;
-                }
-            }
-            if (s->weights == TS_WEIGHTS_FIELD && !attrs && kind == TS_DOC_OK &&
-                doc.extra[1].kind != TS_FIELD_MISSING) {
-                err = mismatch(diag, shard_path, ln.line, ln.offset,
-                               "the document already has a field '%s' (--weights field): choose another name",
-                               s->weight_field);
-                err = TS_E_INVALID;
-                goto done;
-            }
+static void removed_line(ts_buf *b, const ts_line *ln, const ts_manifest_line *ml, ts_action action, double w,
+                         int ok, int kind)
+{
+    ts_buf_puts(b, "{\"line\":");
+    put_u64(b, ln->line);
+    ts_buf_puts(b, ",\"offset\":");
+    put_u64(b, ln->offset);
+    ts_buf_puts(b, ",\"id\":");
+    if (ml->has_id)
+        put_json_string(b, ml->id, strlen(ml->id));
+    else
+        ts_buf_puts(b, "null");
+    ts_buf_puts(b, ",\"action\":\"");
+    ts_buf_puts(b, ts_action_name(action));
+    ts_buf_puts(b, "\",\"weight\":");
+    put_num(b, "%.4f", w);
+    ts_buf_puts(b, ",\"reason\":");
+    const char *why = !ok ? ml->error : action == TS_ACTION_DROP ? "dropped" : "sampled out";
+    put_json_string(b, why, strlen(why));
+    ts_buf_puts(b, ",\"score\":");
+    if (ml->score >= 0)
+        put_num(b, "%.6f", ml->score);
+    else
+        ts_buf_puts(b, "null");
+    ts_buf_puts(b, ",\"aligned\":");
+    if (ml->aligned >= 0)
+        put_num(b, "%.6f", ml->aligned);
+    else
+        ts_buf_puts(b, "null");
+    ts_buf_puts(b, ",\"tropes\":");
+    ts_buf_append(b, ml->tropes ? ml->tropes : "{}", ml->tropes ? ml->tropes_len : 2);
+    ts_buf_puts(b, ",\"anchored\":");
+    ts_buf_append(b, ml->anchored ? ml->anchored : "{}", ml->anchored ? ml->anchored_len : 2);
+    ts_buf_puts(b, ",\"document\":");
+    if (kind == TS_DOC_OK)
+        ts_buf_append(b, ln->data, ln->len);
+    else if (ln->data)
+        put_json_string(b, ln->data, ln->len);
+    else
+        ts_buf_puts(b, "null");
+    ts_buf_puts(b, "}\n");
+}
 
-            /* Decide. */
-            ts_action action;
-            double w;
-            if (!ok) {
-                counts->errors++;
-                action = s->error_action < 0 ? ml.action : s->error_action ? TS_ACTION_DROP : TS_ACTION_KEEP;
-                w = action == TS_ACTION_DROP ? 0 : 1;
-            } else if (s->redecide) {
-                action = ts_policy_decide_rules(&s->policy, s->rules, s->nrules, ml.score, ml.aligned, ml.tropes,
-                                                ml.tropes_len, ml.anchored, ml.anchored_len, &w);
-            } else {
-                action = ml.action;
-                w = ml.weight;
-            }
-            counts->actions[action]++;
-            uint64_t copies = s->weights == TS_WEIGHTS_FIELD ? w > 0 : copies_of(w, ml.fp, ok, s->seed);
-            counts->kept += copies > 0;
-            counts->dropped += copies == 0;
-            counts->copies += copies;
-
-            if (attrs) {
-                if ((err = attributes_line(&ac, s, &out.text, &doc, ok, &ml)) || (err = os_maybe_flush(&out, diag)))
-                    goto done;
-                continue;
-            }
-            if (copies && !ln.data) {
-                err = mismatch(diag, shard_path, ln.line, ln.offset,
-                               "a line of %zu bytes is to be kept but is longer than apply copies (%" PRIu64
-                               " bytes)", ln.len, max_line);
-                err = TS_E_LIMIT;
-                goto done;
-            }
-            for (uint64_t c = 0; c < copies; c++) {
-                if (s->weights == TS_WEIGHTS_FIELD && ok)
-                    put_with_field(&out.text, ln.data, ln.len, s->weight_field, w);
-                else
-                    ts_buf_append(&out.text, ln.data, ln.len);
-                ts_buf_append(&out.text, "\n", 1);
-                if ((err = os_maybe_flush(&out, diag)))
-                    goto done;
-            }
-            if (!copies && have_rem) {
-                ts_buf *b = &rem.text;
-                ts_buf_puts(b, "{\"line\":");
-                put_u64(b, ln.line);
-                ts_buf_puts(b, ",\"offset\":");
-                put_u64(b, ln.offset);
-                ts_buf_puts(b, ",\"id\":");
-                if (ml.has_id)
-                    put_json_string(b, ml.id, strlen(ml.id));
-                else
-                    ts_buf_puts(b, "null");
-                ts_buf_puts(b, ",\"action\":\"");
-                ts_buf_puts(b, ts_action_name(action));
-                ts_buf_puts(b, "\",\"weight\":");
-                put_num(b, "%.4f", w);
-                ts_buf_puts(b, ",\"reason\":");
-                const char *why = !ok ? ml.error : action == TS_ACTION_DROP ? "dropped" : "sampled out";
-                put_json_string(b, why, strlen(why));
-                ts_buf_puts(b, ",\"score\":");
-                if (ml.score >= 0)
-                    put_num(b, "%.6f", ml.score);
-                else
-                    ts_buf_puts(b, "null");
-                ts_buf_puts(b, ",\"aligned\":");
-                if (ml.aligned >= 0)
-                    put_num(b, "%.6f", ml.aligned);
-                else
-                    ts_buf_puts(b, "null");
-                ts_buf_puts(b, ",\"tropes\":");
-                ts_buf_append(b, ml.tropes ? ml.tropes : "{}", ml.tropes ? ml.tropes_len : 2);
-                ts_buf_puts(b, ",\"anchored\":");
-                ts_buf_append(b, ml.anchored ? ml.anchored : "{}", ml.anchored ? ml.anchored_len : 2);
-                ts_buf_puts(b, ",\"document\":");
-                if (kind == TS_DOC_OK)
-                    ts_buf_append(b, ln.data, ln.len);
-                else if (ln.data)
-                    put_json_string(b, ln.data, ln.len);
-                else
-                    ts_buf_puts(b, "null");
-                ts_buf_puts(b, "}\n");
-                if ((err = os_maybe_flush(&rem, diag)))
-                    goto done;
-            }
+/* The per-line step: checked against its manifest line, decided, written. */
+static int apply_line(void *worker, const ts_line *ln, ts_out *o, ts_stats *stats)
+{
+    (void)stats;
+    apply_worker *w = worker;
+    const ts_apply_settings *s = w->A->s;
+    side_data *sd = w->sd;
+    const char *shard_path = sd->job->shard, *manifest_path = sd->job->manifest;
+    ts_diag *diag = &w->diag;
+    ts_buf *out = ts_out_buf(o);
+    int attrs = s->attributes_name != NULL;
+    w->counts[C_LINES]++;
+    if (w->next >= sd->n) {
+        if (sd->err) {
+            *diag = sd->diag;
+            return sd->err;
         }
-        if (chunk.err) {
-            err = chunk.err;
-            *diag = chunk.diag;
-            if (!diag->file[0])
-                snprintf(diag->file, sizeof diag->file, "%s", shard_path);
-            goto done;
+        return mismatch(diag, shard_path, ln->line, ln->offset,
+                        "the manifest %s ends at line %" PRIu64 " but the shard goes on: not this shard's "
+                        "manifest, or the shard changed since the scan", manifest_path, ln->line - 1);
+    }
+    const ts_manifest_line *ml = &sd->v[w->next++].ml;
+    if (ml->line != ln->line || ml->offset != ln->offset)
+        return mismatch(diag, shard_path, ln->line, ln->offset,
+                        "the manifest %s expects line %" PRIu64 " at byte %" PRIu64 ", found line %" PRIu64
+                        " at byte %" PRIu64 ": the shard changed since the scan",
+                        manifest_path, ml->line, ml->offset, ln->line, ln->offset);
+    ts_doc doc;
+    memset(&doc, 0, sizeof doc);
+    int kind = ln->error;
+    if (!kind) {
+        int err = ts_doc_parse(w->parser, ln->data, ln->len, &doc);
+        if (err)
+            return err;
+        kind = doc.error;
+    }
+    int ok = kind == TS_DOC_OK && ml->ok;
+    if (kind == TS_DOC_OK) {
+        uint64_t fp = XXH64(doc.text, doc.len, 0);
+        if (!ml->ok && strncmp(ml->error, "scan_failed", 11))
+            return mismatch(diag, shard_path, ln->line, ln->offset,
+                            "the manifest %s expects an error line (%s), found a document of %zu bytes "
+                            "(fp %016" PRIx64 ")", manifest_path, ml->error, doc.len, fp);
+        if (ml->ok && (ml->fp != fp || ml->len != doc.len))
+            return mismatch(diag, shard_path, ln->line, ln->offset,
+                            "fingerprint mismatch: the manifest %s expects fp %016" PRIx64 " (%" PRIu64
+                            " bytes), found fp %016" PRIx64 " (%zu bytes): not this shard's manifest, or "
+                            "the shard changed since the scan", manifest_path, ml->fp, ml->len, fp, doc.len);
+    } else {
+        const char *name = ts_doc_error_name(kind);
+        size_t nl = strlen(name);
+        if (ml->ok || strncmp(ml->error, name, nl) || (ml->error[nl] && ml->error[nl] != ':'))
+            return mismatch(diag, shard_path, ln->line, ln->offset,
+                            "the manifest %s expects %s%s%s, found an error line (%s)", manifest_path,
+                            ml->ok ? "a document" : "an error line (", ml->ok ? "" : ml->error, ml->ok ? "" : ")",
+                            name);
+    }
+    if (s->weights == TS_WEIGHTS_FIELD && !attrs && kind == TS_DOC_OK && doc.extra[1].kind != TS_FIELD_MISSING) {
+        mismatch(diag, shard_path, ln->line, ln->offset,
+                 "the document already has a field '%s' (--weights field): choose another name", s->weight_field);
+        return TS_E_INVALID;
+    }
+
+    double wt;
+    ts_action action = decide(s, ml, ok, &wt);
+    w->counts[C_ERRORS] += !ok;
+    w->counts[C_ACTIONS + action]++;
+    uint64_t copies = line_copies(s, ml, ok, wt);
+    w->counts[C_KEPT] += copies > 0;
+    w->counts[C_DROPPED] += copies == 0;
+    w->counts[C_COPIES] += copies;
+
+    if (attrs)
+        return attributes_line(&w->ac, s, out, &doc, ok, ml);
+    if (copies && !ln->data) {
+        /* Too long to buffer: the pipeline copied it as it read it (one copy:
+         * an error line weighs 0 or 1). */
+        if (!w->long_copied || copies != 1)
+            return mismatch(diag, shard_path, ln->line, ln->offset, "a line of %zu bytes could not be copied",
+                            ln->len);
+    } else {
+        for (uint64_t c = 0; c < copies; c++) {
+            if (s->weights == TS_WEIGHTS_FIELD && ok)
+                put_with_field(out, ln->data, ln->len, s->weight_field, wt);
+            else
+                ts_buf_append(out, ln->data, ln->len);
+            ts_buf_append(out, "\n", 1);
         }
     }
-    if (k < 0) {
-        err = k;
-        goto done;
+    if (!copies && w->second)
+        removed_line(w->second, ln, ml, action, wt, ok, kind);
+    return out->failed || (w->second && w->second->failed) ? TS_E_NOMEM : TS_OK;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+int ts_apply_run(const ts_apply_settings *s, ts_apply_job *jobs, size_t n, ts_diag *diag)
+{
+    ts_diag local;
+    if (!diag)
+        diag = &local;
+    ts_diag_clear(diag);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].err = TS_OK;
+        ts_diag_clear(&jobs[i].diag);
+        memset(&jobs[i].counts, 0, sizeof jobs[i].counts);
     }
-    {
-        ts_manifest_line ml;
-        int m = ts_manifest_next(mr, &ml, diag);
-        if (m < 0) {
-            err = m;
-            goto done;
-        }
-        if (m > 0) {
-            err = mismatch(diag, shard_path, counts->lines_in + 1, UINT64_MAX,
-                           "the shard ends after %" PRIu64 " lines but the manifest %s goes on (line %" PRIu64
-                           "): not this shard's manifest, or the shard changed since the scan",
-                           counts->lines_in, manifest_path, ml.line);
-            goto done;
-        }
+    if ((s->attributes_name && !s->lex) || (s->weights == TS_WEIGHTS_FIELD && !s->weight_field)) {
+        snprintf(diag->message, sizeof diag->message, "attributes without a lexicon, or a weight field without a name");
+        return TS_E_INVALID;
     }
-    if ((err = os_flush(&out, 1, diag)) || (have_rem && (err = os_flush(&rem, 1, diag))))
-        goto done;
-    counts->bytes_in = ts_reader_bytes_in(ts_chunker_reader(ch));
-    counts->bytes_out = out.bytes;
-    /* Commit: the removed lines first, so that a shard under its final name
-     * always has its exclusion log beside it. */
-    if (have_rem) {
-        have_rem = 0;
-        ts_outfile *f = rem.f;
-        rem.f = NULL;
-        if ((err = ts_outfile_commit(f, diag)))
-            goto done;
-        rem_committed = 1;
+    apply_run A = {s, jobs};
+    ts_run_settings rs;
+    ts_run_settings_default(&rs);
+    rs.threads = s->threads;
+    rs.max_doc_bytes = s->max_doc_bytes;
+    rs.cancel = s->cancel;
+    ts_step step = {&A, apply_worker_create, apply_worker_free, apply_line};
+    ts_shard_step ss = {
+        .ctx = &A,
+        .out_format = s->compress,
+        .level = s->level,
+        /* A chunk's manifest lines are held until its lines are done: a
+         * chunk of 2 MiB of empty lines would hold 2 million of them. */
+        .max_lines = APPLY_MAX_CHUNK_LINES,
+        .shard_open = shard_open,
+        .shard_close = shard_close,
+        .chunk_read = chunk_read,
+        .chunk_data_free = chunk_data_free,
+        .long_line_copies = long_line_copies,
+        .chunk_begin = chunk_begin,
+        .chunk_end = chunk_end,
+        .input_over = input_over,
+    };
+    ts_run *r = NULL;
+    int err = ts_run_create_sharded(&rs, &step, &ss, &r, diag);
+    for (size_t i = 0; !err && i < n; i++)
+        err = ts_run_add_sharded(r, jobs[i].shard, jobs[i].out, s->attributes_name ? NULL : jobs[i].removed);
+    if (!err)
+        err = ts_run_prepare(r, NULL, diag);
+    if (!err)
+        err = ts_run_execute(r, diag);
+    for (size_t i = 0; !err && i < n; i++) {
+        uint64_t c[TS_STEP_NCOUNTS];
+        ts_apply_job *j = &jobs[i];
+        ts_run_sharded_result(r, i, &j->err, &j->diag, c, &j->counts.bytes_in, &j->counts.bytes_out);
+        j->counts.lines_in = c[C_LINES];
+        j->counts.kept = c[C_KEPT];
+        j->counts.dropped = c[C_DROPPED];
+        j->counts.copies = c[C_COPIES];
+        j->counts.errors = c[C_ERRORS];
+        for (int a = 0; a < TS_NACTIONS; a++)
+            j->counts.actions[a] = c[C_ACTIONS + a];
+        if (j->err == TS_E_NOMEM && !j->diag.message[0])
+            snprintf(j->diag.message, sizeof j->diag.message, "out of memory");
     }
-    {
-        ts_outfile *f = out.f;
-        out.f = NULL;
-        err = ts_outfile_commit(f, diag);
-    }
-done:
-    if (err == TS_E_NOMEM && !diag->message[0])
-        snprintf(diag->message, sizeof diag->message, "out of memory");
-    if (err && !diag->file[0])
-        snprintf(diag->file, sizeof diag->file, "%s", shard_path);
-    if (err && rem_committed) {
-        /* The exclusion log was committed but the shard failed: not left alone. */
-        remove(removed_path);
-    }
-    os_free(&out);
-    os_free(&rem);
-    ts_chunker_free(ch);
-    ts_chunk_release(&chunk);
-    ts_doc_parser_free(parser);
-    ts_manifest_close(mr);
-    ts_scanner_free(ac.scanner);
-    free(ac.spans);
-    free(ac.offs);
-    free(ac.tmp);
-    ts_buf_free(&rec);
+    ts_run_free(r);
     return err;
+}
+
+int ts_apply_shard(const ts_apply_settings *s, const char *shard_path, const char *manifest_path,
+                   const char *out_path, const char *removed_path, ts_apply_counts *counts, ts_diag *diag)
+{
+    ts_apply_job j = {.shard = shard_path, .manifest = manifest_path, .out = out_path, .removed = removed_path};
+    int err = ts_apply_run(s, &j, 1, diag);
+    memset(counts, 0, sizeof *counts);
+    if (err)
+        return err;
+    *counts = j.counts;
+    if (diag)
+        *diag = j.diag;
+    return j.err;
 }

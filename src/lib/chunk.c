@@ -23,7 +23,34 @@ struct ts_chunker {
     int err;                /* the reader failed (after eof-like stop) */
     ts_diag diag;
     int finished;
+    ts_long_line_sink sink;
+    int sinking;            /* the sink wants the current long line's bytes */
+    uint64_t max_lines;     /* lines per chunk, or 0 */
 };
+
+void ts_chunker_set_max_lines(ts_chunker *ch, uint64_t max_lines) { ch->max_lines = max_lines; }
+
+/* The end of the max_lines-th line of p[0, n) (after its '\n'), or n when it
+ * holds fewer. */
+static size_t cut_at_lines(const char *p, size_t n, uint64_t max_lines)
+{
+    const char *q = p, *end = p + n;
+    for (uint64_t k = 0; k < max_lines; k++) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl)
+            return n;
+        q = nl + 1;
+    }
+    return (size_t)(q - p);
+}
+
+void ts_chunker_set_long_line_sink(ts_chunker *ch, const ts_long_line_sink *sink)
+{
+    if (sink)
+        ch->sink = *sink;
+    else
+        memset(&ch->sink, 0, sizeof ch->sink);
+}
 
 int ts_chunker_create(ts_reader *reader, size_t chunk_size, size_t max_line, ts_chunker **out)
 {
@@ -111,6 +138,8 @@ static uint64_t skip_long_line(ts_chunker *ch, ts_chunk *c)
         if (c->len == 0)
             return total; /* the line ends with the input */
         char *nl = memchr(c->data, '\n', c->len);
+        if (ch->sinking)
+            ch->sink.bytes(ch->sink.ud, c->data, nl ? (size_t)(nl - c->data) : c->len);
         if (nl) {
             size_t head = (size_t)(nl - c->data);
             total += head;
@@ -132,6 +161,9 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
     if (ch->finished)
         return 0;
     size_t limit = ch->chunk_size > ch->carry_len * 2 ? ch->chunk_size : ch->carry_len * 2;
+    /* A carry of whole lines left by max_lines needs no more room. */
+    if (ch->max_lines && ch->carry_len <= ch->chunk_size)
+        limit = ch->chunk_size;
     if (limit > ch->max_line + 1 && limit > ch->chunk_size)
         limit = ch->max_line + 1 > ch->chunk_size ? ch->max_line + 1 : ch->chunk_size;
     if (grow(&c->data, &c->cap, limit) != TS_OK)
@@ -154,6 +186,19 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
         fill(ch, c, limit);
         int stopped = ch->eof || ch->err;
         char *nl = c->len ? memrchr(c->data, '\n', c->len) : NULL;
+        if (nl && ch->max_lines) {
+            size_t cut = cut_at_lines(c->data, (size_t)(nl - c->data) + 1, ch->max_lines);
+            if (cut < (size_t)(nl - c->data) + 1) {
+                /* More than max_lines whole lines: the rest is the next chunk's. */
+                size_t rest = c->len - cut;
+                if (grow(&ch->carry, &ch->carry_cap, rest + 1) != TS_OK)
+                    return TS_E_NOMEM;
+                memcpy(ch->carry, c->data + cut, rest);
+                ch->carry_len = rest;
+                c->len = cut;
+                break;
+            }
+        }
         if (nl && !stopped) {
             size_t keep = (size_t)(nl - c->data) + 1;
             size_t rest = c->len - keep;
@@ -184,7 +229,13 @@ int ts_chunker_next(ts_chunker *ch, ts_chunk *c)
                 return TS_E_NOMEM;
             continue;
         }
+        ch->sinking = ch->sink.begin && ch->sink.begin(ch->sink.ud, c);
+        if (ch->sinking)
+            ch->sink.bytes(ch->sink.ud, c->data, c->len);
         c->oversize_len = skip_long_line(ch, c);
+        if (ch->sinking)
+            ch->sink.end(ch->sink.ud);
+        ch->sinking = 0;
         c->len = 0;
         c->nlines = 1;
         ch->line += 1;

@@ -39,6 +39,23 @@ int ts_chunker_create(ts_reader *reader, size_t chunk_size, size_t max_line, ts_
  * @return 1 with a chunk, 0 when the input is over (no chunk), or TS_E_NOMEM. */
 int ts_chunker_next(ts_chunker *ch, ts_chunk *c);
 const ts_reader *ts_chunker_reader(const ts_chunker *ch);
+
+/* A line longer than the line limit is not buffered, but a sink may see its
+ * bytes as they go by: begin (c holds the chunk's first_line, offset and seq;
+ * the sink says whether it wants the bytes), then the line's bytes in order
+ * (without its '\n'), then end. Called from ts_chunker_next. */
+typedef struct ts_long_line_sink {
+    void *ud;
+    int (*begin)(void *ud, const ts_chunk *c);   /* @return 1 to get the bytes */
+    void (*bytes)(void *ud, const char *p, size_t n);
+    void (*end)(void *ud);
+} ts_long_line_sink;
+void ts_chunker_set_long_line_sink(ts_chunker *ch, const ts_long_line_sink *sink);
+
+/* At most max_lines lines per chunk (0: no limit, the default), for steps
+ * that hold something per line of a chunk (apply: its manifest lines). The
+ * cuts still depend only on the data. */
+void ts_chunker_set_max_lines(ts_chunker *ch, uint64_t max_lines);
 void ts_chunker_free(ts_chunker *ch);
 
 /* Frees a chunk's buffer. */

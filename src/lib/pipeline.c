@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <isa-l/igzip_lib.h>
 #include <jansson.h>
 #include <zstd.h>
 
@@ -49,7 +50,11 @@ void ts_out_append(ts_out *o, const void *data, size_t len) { ts_buf_append(ts_o
 typedef struct chunk_result {
     uint64_t seq;
     ts_buf frame;               /* the chunk's output as one zstd frame */
+    ts_buf frame1;              /* sharded: its part of the second output */
     ts_stats stats;
+    uint64_t counts[TS_STEP_NCOUNTS]; /* sharded: the step's counts */
+    int step_err;               /* sharded: a line failed the input */
+    ts_diag step_diag;
     int read_err;               /* the input failed after this chunk */
     ts_diag read_diag;
     struct chunk_result *next;
@@ -91,6 +96,20 @@ typedef struct shard {
     ts_stats stats;
     uint64_t bytes_in, bytes_out;
     ts_format format;
+
+    /* Sharded runs (ts_run_create_sharded). */
+    char *out1_path, *tmp1_path;  /* the second output, or NULL */
+    ts_outfile *out1;           /* guarded by wlock */
+    void *side;                 /* the step's state (reading thread) */
+    int out_fmt;
+    uint64_t lines_read;        /* reading thread */
+    int stop_reading;           /* under mu: a chunk failed the input */
+    int err;                    /* under wlock: the first failure, in line order */
+    ts_diag err_diag;
+    int tail_err;               /* input_over's verdict (used if nothing failed before) */
+    ts_diag tail_diag;
+    uint64_t counts[TS_STEP_NCOUNTS];
+    uint64_t written0;          /* bytes written to output 0 */
 } shard;
 
 struct ts_run {
@@ -100,6 +119,8 @@ struct ts_run {
     ts_scan_ctx scan;
     ts_step scan_step;
     const ts_step *step;
+    const ts_shard_step *ss;    /* sharded runs, else NULL */
+    ts_shard_step ss_copy;
     shard *shards;
     size_t nshards, cap;
     char *summary_path;
@@ -232,6 +253,59 @@ int ts_run_add_input(ts_run *r, const char *path, const char *name)
 
 size_t ts_run_ninputs(const ts_run *r) { return r->nshards; }
 
+int ts_run_create_sharded(const ts_run_settings *s, const ts_step *step, const ts_shard_step *ss, ts_run **out,
+                          ts_diag *diag)
+{
+    *out = NULL;
+    ts_diag_clear(diag);
+    if (!step || !ss || s->chunk_size < 4096 || s->max_doc_bytes < 1 || s->max_doc_bytes >= UINT32_MAX) {
+        diag_msg(diag, "missing or out-of-range settings (step, chunk_size, max_doc_bytes)");
+        return TS_E_INVALID;
+    }
+    ts_run *r = calloc(1, sizeof *r);
+    if (!r)
+        return TS_E_NOMEM;
+    r->s = *s;
+    r->s.outdir = NULL;
+    r->s.step = NULL;
+    if (r->s.threads <= 0)
+        r->s.threads = omp_get_num_procs();
+    r->step = step;
+    r->ss_copy = *ss;
+    r->ss = &r->ss_copy;
+    r->limit = 2 * r->s.threads + 2;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    *out = r;
+    return TS_OK;
+}
+
+int ts_run_add_sharded(ts_run *r, const char *path, const char *out0, const char *out1)
+{
+    if (!r->ss || !out0)
+        return TS_E_INVALID;
+    int err = ts_run_add_input(r, path, path);
+    if (err)
+        return err;
+    shard *s = &r->shards[r->nshards - 1];
+    s->out_path = strdup(out0);
+    s->out1_path = out1 ? strdup(out1) : NULL;
+    if (!s->out_path || (out1 && !s->out1_path))
+        return TS_E_NOMEM; /* freed with the run */
+    return TS_OK;
+}
+
+void ts_run_sharded_result(const ts_run *r, size_t i, int *err, ts_diag *diag, uint64_t counts[TS_STEP_NCOUNTS],
+                           uint64_t *bytes_in, uint64_t *bytes_out0)
+{
+    const shard *s = &r->shards[i];
+    *err = s->err;
+    *diag = s->err_diag;
+    memcpy(counts, s->counts, sizeof s->counts);
+    *bytes_in = s->bytes_in;
+    *bytes_out0 = s->written0;
+}
+
 void ts_run_free(ts_run *r)
 {
     if (!r)
@@ -239,13 +313,19 @@ void ts_run_free(ts_run *r)
     for (size_t i = 0; i < r->nshards; i++) {
         shard *s = &r->shards[i];
         ts_outfile_abort(s->out);
+        ts_outfile_abort(s->out1);
+        if (r->ss && s->side)
+            r->ss->shard_close(s->side);
         ts_chunker_free(s->chunker);
         while (s->pending) {
             chunk_result *c = s->pending;
             s->pending = c->next;
             ts_buf_free(&c->frame);
+            ts_buf_free(&c->frame1);
             free(c);
         }
+        free(s->out1_path);
+        free(s->tmp1_path);
         pthread_mutex_destroy(&s->wlock);
         free(s->path);
         free(s->name);
@@ -298,9 +378,32 @@ static int is_output_name(const char *name, size_t len)
     return ends_with(name, len, TS_MANIFEST_SUFFIX) || ends_with(name, len, TS_RECORD_SUFFIX);
 }
 
+/* A sharded run's outputs are placed (and checked) by its caller. */
+static int prepare_sharded(ts_run *r)
+{
+    for (size_t i = 0; i < r->nshards; i++) {
+        shard *s = &r->shards[i];
+        if (!(s->tmp_path = ts_outfile_tmp_name(s->out_path)) ||
+            (s->out1_path && !(s->tmp1_path = ts_outfile_tmp_name(s->out1_path))))
+            return TS_E_NOMEM;
+        struct stat in_st;
+        if (strcmp(s->path, "-") && stat(s->path, &in_st) == 0)
+            s->size = (uint64_t)in_st.st_size;
+        r->progress.bytes_in_total += s->size;
+    }
+    r->progress.inputs = r->nshards;
+    r->prepared = 1;
+    return TS_OK;
+}
+
 int ts_run_prepare(ts_run *r, int *stale_out, ts_diag *diag)
 {
     ts_diag_clear(diag);
+    if (r->ss) {
+        if (stale_out)
+            *stale_out = 0;
+        return prepare_sharded(r);
+    }
     const char *outdir = r->s.outdir;
     if (stale_out)
         *stale_out = 0;
@@ -439,12 +542,219 @@ static void no_documents_text(const shard *s, char *buf, size_t cap)
              hint ? "; not JSONL, or the text is in another field (--text-field)?" : "");
 }
 
+/* ---------------------------------------------------------------- compression */
+
+/* One output's compressor in a worker: a zstd frame or a gzip member per
+ * chunk (plain: the text as it is). The flush points depend only on the
+ * text, so the bytes are the same for any thread count. */
+typedef struct packer {
+    ZSTD_CCtx *z;
+    struct isal_zstream gz;
+    uint8_t *gz_buf;
+    uint32_t gz_buf_size;
+    int gz_level;
+    int gz_open;                /* a member is begun */
+} packer;
+
+static int packer_init(packer *p, int zstd_level, int gz_level)
+{
+    memset(p, 0, sizeof *p);
+    if (!(p->z = ZSTD_createCCtx()))
+        return -1;
+    ZSTD_CCtx_setParameter(p->z, ZSTD_c_compressionLevel, zstd_level);
+    ZSTD_CCtx_setParameter(p->z, ZSTD_c_checksumFlag, 1);
+    static const uint32_t sizes[] = {0, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT};
+    p->gz_level = gz_level < 0 ? 0 : gz_level > 3 ? 3 : gz_level;
+    p->gz_buf_size = sizes[p->gz_level];
+    if (p->gz_buf_size && !(p->gz_buf = malloc(p->gz_buf_size)))
+        return -1;
+    return 0;
+}
+
+static void packer_free(packer *p)
+{
+    ZSTD_freeCCtx(p->z);
+    free(p->gz_buf);
+    memset(p, 0, sizeof *p);
+}
+
+/* Starts a new frame or member. */
+static void packer_reset(packer *p)
+{
+    ZSTD_CCtx_reset(p->z, ZSTD_reset_session_only);
+    p->gz_open = 0;
+}
+
+/* Compresses n bytes (last: and ends the frame or member) onto frame.
+ * @return 0, or -1 (out of memory, a compressor's error). */
+static int pack(packer *p, ts_format fmt, const char *data, size_t n, int last, ts_buf *frame)
+{
+    if (fmt == TS_FORMAT_PLAIN) {
+        if (n)
+            ts_buf_append(frame, data, n);
+        return frame->failed ? -1 : 0;
+    }
+    if (fmt == TS_FORMAT_ZSTD) {
+        ZSTD_EndDirective mode = last ? ZSTD_e_end : ZSTD_e_continue;
+        ZSTD_inBuffer in = {data, n, 0};
+        for (;;) {
+            size_t room = ZSTD_CStreamOutSize();
+            if (!ts_buf_reserve(frame, room))
+                return -1;
+            ZSTD_outBuffer out = {frame->data + frame->len, room, 0};
+            size_t left = ZSTD_compressStream2(p->z, &out, &in, mode);
+            if (ZSTD_isError(left))
+                return -1;
+            frame->len += out.pos;
+            /* e_continue: done once all input is taken; e_end: once flushed. */
+            if (mode == ZSTD_e_continue ? in.pos == in.size : left == 0)
+                break;
+        }
+        return 0;
+    }
+    if (!p->gz_open) {
+        isal_deflate_init(&p->gz);
+        p->gz.gzip_flag = IGZIP_GZIP;
+        p->gz.level = (uint32_t)p->gz_level;
+        p->gz.level_buf = p->gz_buf;
+        p->gz.level_buf_size = p->gz_buf_size;
+        p->gz_open = 1;
+    }
+    p->gz.next_in = (uint8_t *)(uintptr_t)data;
+    p->gz.avail_in = (uint32_t)n;
+    p->gz.end_of_stream = (uint16_t)(last != 0);
+    p->gz.flush = NO_FLUSH;
+    for (;;) {
+        size_t room = 1u << 18;
+        if (!ts_buf_reserve(frame, room))
+            return -1;
+        p->gz.next_out = (uint8_t *)frame->data + frame->len;
+        p->gz.avail_out = (uint32_t)room;
+        if (isal_deflate(&p->gz) != COMP_OK)
+            return -1;
+        frame->len += room - p->gz.avail_out;
+        if (p->gz.avail_in == 0 && (!last || p->gz.internal_state.state == ZSTATE_END))
+            break;
+    }
+    if (last)
+        p->gz_open = 0;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- shards */
+
+static void set_err(shard *s, int err, const ts_diag *d)
+{
+    if (s->err)
+        return;
+    s->err = err;
+    s->err_diag = *d;
+    if (!s->err_diag.file[0])
+        snprintf(s->err_diag.file, sizeof s->err_diag.file, "%s", s->path);
+}
+
+/* An output that cannot be written is named by its final name (the
+ * temporary's is what outfile.c knows). */
+static void out_diag_final(ts_diag *d, const char *tmp, const char *final)
+{
+    size_t n = tmp ? strlen(tmp) : 0;
+    if (n && !strncmp(d->message, tmp, n)) {
+        /* "<tmp>: cannot write: why" -> "cannot write: why" (file names it) */
+        char msg[sizeof d->message];
+        size_t skip = n;
+        if (d->message[skip] == ':')
+            skip += 1 + (d->message[skip + 1] == ' ');
+        snprintf(msg, sizeof msg, "%s", d->message + skip);
+        snprintf(d->message, sizeof d->message, "%s", msg);
+    }
+    snprintf(d->file, sizeof d->file, "%s", final);
+}
+
+static void sharded_out_fail(shard *s, ts_diag *d, int which)
+{
+    out_diag_final(d, which ? s->tmp1_path : s->tmp_path, which ? s->out1_path : s->out_path);
+    out_fail(s, d);
+    set_err(s, TS_E_IO, d);
+}
+
+/* An empty frame or member: what a compressed output of no lines holds. */
+static int write_empty(shard *s, ts_outfile *f, ts_diag *d)
+{
+    if (s->out_fmt == TS_FORMAT_PLAIN)
+        return TS_OK;
+    packer p;
+    ts_buf b = {0};
+    int rc = packer_init(&p, 1, 1) == 0 && pack(&p, (ts_format)s->out_fmt, "", 0, 1, &b) == 0 ? TS_OK : TS_E_NOMEM;
+    if (rc == TS_OK && (rc = ts_outfile_write(f, b.data, b.len, d)) == TS_OK && f == s->out)
+        s->written0 += b.len;
+    else
+        snprintf(d->message, sizeof d->message, "out of memory");
+    packer_free(&p);
+    ts_buf_free(&b);
+    return rc;
+}
+
+/* A sharded run's outputs at the end of an input: committed (the second
+ * first, so that output 0 under its final name always has it beside it)
+ * only if nothing failed; else removed. Under wlock. */
+static void sharded_finish(shard *s)
+{
+    ts_diag d;
+    ts_diag_clear(&d);
+    if (!s->failed && !s->out_failed && s->tail_err) {
+        s->failed = 1;
+        set_err(s, s->tail_err, &s->tail_diag);
+    }
+    if (!s->failed && !s->out_failed && s->out && s->next_write == 0) {
+        if (write_empty(s, s->out, &d) != TS_OK)
+            sharded_out_fail(s, &d, 0);
+        else if (s->out1 && write_empty(s, s->out1, &d) != TS_OK)
+            sharded_out_fail(s, &d, 1);
+    }
+    if (s->failed || s->out_failed) {
+        ts_outfile_abort(s->out1);
+        ts_outfile_abort(s->out);
+        s->out1 = s->out = NULL;
+        return;
+    }
+    int done1 = 0;
+    if (s->out1) {
+        ts_outfile *f = s->out1;
+        s->out1 = NULL;
+        if (ts_outfile_commit(f, &d) != TS_OK) {
+            sharded_out_fail(s, &d, 1);
+            ts_outfile_abort(s->out);
+            s->out = NULL;
+            return;
+        }
+        done1 = 1;
+    }
+    if (s->out) {
+        ts_outfile *f = s->out;
+        s->out = NULL;
+        if (ts_outfile_commit(f, &d) != TS_OK) {
+            sharded_out_fail(s, &d, 0);
+            if (done1)
+                remove(s->out1_path);
+            return;
+        }
+        s->manifest_done = 1;
+    }
+}
+
 /* Closes and renames a completed shard's output (under wlock). */
 static void shard_finish(ts_run *R, shard *s)
 {
     if (s->finished)
         return;
     s->finished = 1;
+    if (R->ss) {
+        sharded_finish(s);
+        pthread_mutex_lock(&R->mu);
+        R->progress.inputs_done++;
+        pthread_mutex_unlock(&R->mu);
+        return;
+    }
     ts_diag d;
     ts_diag_clear(&d);
     if (s->out && s->next_write == 0 && !s->out_failed) {
@@ -476,6 +786,29 @@ static void shard_finish(ts_run *R, shard *s)
     pthread_mutex_unlock(&R->mu);
 }
 
+/* Writes one delivered chunk of a sharded run (under wlock). */
+static void sharded_write(shard *s, chunk_result *c)
+{
+    ts_diag d;
+    for (int k = 0; k < TS_STEP_NCOUNTS; k++)
+        s->counts[k] += c->counts[k];
+    if (c->step_err && !s->failed && !s->out_failed) {
+        s->failed = 1;
+        set_err(s, c->step_err, &c->step_diag);
+        snprintf(s->fail_msg, sizeof s->fail_msg, "%s", c->step_diag.message);
+    }
+    if (s->failed || s->out_failed)
+        return; /* its outputs will be removed */
+    if (s->out) {
+        if (ts_outfile_write(s->out, c->frame.data, c->frame.len, &d) != TS_OK)
+            sharded_out_fail(s, &d, 0);
+        else
+            s->written0 += c->frame.len;
+    }
+    if (s->out1 && !s->out_failed && ts_outfile_write(s->out1, c->frame1.data, c->frame1.len, &d) != TS_OK)
+        sharded_out_fail(s, &d, 1);
+}
+
 /* Hands a chunk's result to its shard; writes every result now in order. */
 static void shard_deliver(ts_run *R, shard *s, chunk_result *res)
 {
@@ -490,17 +823,22 @@ static void shard_deliver(ts_run *R, shard *s, chunk_result *res)
         chunk_result *c = s->pending;
         s->pending = c->next;
         ts_diag d;
-        if (!s->out_failed && s->out && ts_outfile_write(s->out, c->frame.data, c->frame.len, &d) != TS_OK)
+        if (R->ss)
+            sharded_write(s, c);
+        else if (!s->out_failed && s->out && ts_outfile_write(s->out, c->frame.data, c->frame.len, &d) != TS_OK)
             out_fail(s, &d);
         ts_stats_add(&s->stats, &c->stats);
         if (c->read_err) {
             char msg[1100];
             diag_text(&c->read_diag, c->read_err, msg, sizeof msg);
+            if (R->ss && !s->failed && !s->out_failed)
+                set_err(s, c->read_err, &c->read_diag);
             shard_fail(s, "%s", msg);
         }
         s->next_write++;
         written++;
         ts_buf_free(&c->frame);
+        ts_buf_free(&c->frame1);
         free(c);
     }
     if (s->w_input_done && s->next_write == s->w_nchunks)
@@ -530,10 +868,51 @@ static void shard_input_over(ts_run *R, shard *s, uint64_t nchunks)
     pthread_mutex_unlock(&s->wlock);
 }
 
+/* A sharded run's input: the step's side stream first, then the input, then
+ * the outputs, in the input's format unless the step says otherwise. */
+static int sharded_open(ts_run *R, shard *s)
+{
+    ts_diag diag;
+    ts_diag_clear(&diag);
+    int err = R->ss->shard_open(R->ss->ctx, (size_t)(s - R->shards), &s->side, &diag);
+    ts_reader *rd = NULL;
+    if (!err && !(err = ts_reader_open(s->path, &rd, &diag)))
+        err = ts_chunker_create(rd, R->s.chunk_size, R->s.max_doc_bytes, &s->chunker);
+    if (!err && R->ss->max_lines)
+        ts_chunker_set_max_lines(s->chunker, R->ss->max_lines);
+    if (err) {
+        if (!s->chunker)
+            ts_reader_free(rd);
+        pthread_mutex_lock(&s->wlock);
+        s->failed = 1;
+        set_err(s, err, &diag);
+        snprintf(s->fail_msg, sizeof s->fail_msg, "%s", diag.message);
+        pthread_mutex_unlock(&s->wlock);
+        return err;
+    }
+    s->out_fmt = R->ss->out_format >= 0 ? R->ss->out_format : (int)ts_reader_format(rd);
+    ts_outfile *f0 = NULL, *f1 = NULL;
+    int which = 0;
+    err = ts_outfile_open(s->out_path, &f0, &diag);
+    if (!err && s->out1_path) {
+        which = 1;
+        err = ts_outfile_open(s->out1_path, &f1, &diag);
+    }
+    pthread_mutex_lock(&s->wlock);
+    s->out = f0;
+    s->out1 = f1;
+    if (err)
+        sharded_out_fail(s, &diag, which);
+    pthread_mutex_unlock(&s->wlock);
+    return err;
+}
+
 /* Opens a shard's input and temporary output (by the reading thread). */
 static int shard_open(ts_run *R, shard *s)
 {
     s->opened = 1;
+    if (R->ss)
+        return sharded_open(R, s);
     struct stat in_st;
     if (strcmp(s->path, "-") && stat(s->path, &in_st) == 0) {
         s->stat_ok = 1;
@@ -572,9 +951,16 @@ static int shard_open(ts_run *R, shard *s)
 
 typedef struct worker {
     void *step_worker;
-    ZSTD_CCtx *cctx;
+    ZSTD_CCtx *cctx;            /* the scan's manifests */
     ts_buf text;                /* output of the current chunk, before compression */
     ts_chunk chunk;
+    /* Sharded runs. */
+    packer pk[2];
+    ts_buf text1;               /* the second output's text */
+    void *side;                 /* the current chunk's side data */
+    int side_ready;             /* read already (by the long-line sink) */
+    int long_copied;            /* the chunk's long line went to output 0 */
+    ts_buf scratch;
 } worker;
 
 /* Output text held before it is compressed (per worker). */
@@ -606,8 +992,62 @@ static int compress_text(worker *w, ts_buf *frame, ZSTD_EndDirective mode)
     return 0;
 }
 
+/* A sharded run's text k (0, 1) packed onto its frame. */
+static int pack_text(worker *w, const shard *s, int k, chunk_result *res, int last)
+{
+    ts_buf *t = k ? &w->text1 : &w->text;
+    if (t->failed)
+        return -1;
+    int rc = pack(&w->pk[k], (ts_format)s->out_fmt, t->data, t->len, last, k ? &res->frame1 : &res->frame);
+    t->len = 0;
+    return rc;
+}
+
+/* A sharded run's chunk: the step's lines into one frame per output. */
+static chunk_result *process_sharded(ts_run *R, worker *w, const shard *s, const ts_chunk *c, chunk_result *res)
+{
+    const ts_shard_step *ss = R->ss;
+    w->text1.len = 0;
+    packer_reset(&w->pk[0]);
+    packer_reset(&w->pk[1]);
+    ss->chunk_begin(w->step_worker, w->side, (ts_out *)(void *)&w->text1, w->long_copied);
+    ts_line_cursor lc;
+    ts_line ln;
+    ts_lines_begin(&lc, c, R->s.max_doc_bytes);
+    int ok = 1, err = TS_OK;
+    while (ok && ts_lines_next(&lc, &ln)) {
+        err = R->step->line(w->step_worker, &ln, (ts_out *)(void *)&w->text, &res->stats);
+        if (err == TS_E_NOMEM)
+            ok = 0;
+        else if (err)
+            break; /* this input fails: the rest of the chunk does not matter */
+        if (ok && w->text.len >= TEXT_FLUSH)
+            ok = pack_text(w, s, 0, res, 0) == 0;
+        if (ok && w->text1.len >= TEXT_FLUSH)
+            ok = pack_text(w, s, 1, res, 0) == 0;
+    }
+    ss->chunk_end(w->step_worker, res->counts, &res->step_diag);
+    ss->chunk_data_free(w->side);
+    w->side = NULL;
+    w->side_ready = 0;
+    w->long_copied = 0;
+    if (ok && err) {
+        res->step_err = err;
+        w->text.len = w->text1.len = 0;
+        return res;
+    }
+    if (!ok || pack_text(w, s, 0, res, 1) != 0 || (s->out1_path && pack_text(w, s, 1, res, 1) != 0)) {
+        ts_buf_free(&res->frame);
+        ts_buf_free(&res->frame1);
+        free(res);
+        return NULL;
+    }
+    w->text1.len = 0;
+    return res;
+}
+
 /* Runs the step over a chunk's lines into a result (frame and statistics). */
-static chunk_result *process_chunk(ts_run *R, worker *w, const ts_chunk *c)
+static chunk_result *process_chunk(ts_run *R, worker *w, const shard *s, const ts_chunk *c)
 {
     chunk_result *res = calloc(1, sizeof *res);
     if (!res)
@@ -616,6 +1056,8 @@ static chunk_result *process_chunk(ts_run *R, worker *w, const ts_chunk *c)
     res->read_err = c->err;
     res->read_diag = c->diag;
     w->text.len = 0;
+    if (R->ss)
+        return process_sharded(R, w, s, c, res);
     ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
     ts_line_cursor lc;
     ts_line ln;
@@ -664,6 +1106,102 @@ static void stop_all(ts_run *R, int cancelled)
     pthread_mutex_unlock(&R->mu);
 }
 
+/*
+ * A line longer than the line limit, in a sharded run: its chunk holds no
+ * bytes, so a copy the step keeps goes from the reader straight to output 0
+ * (one frame or member of its own) as the line is read, once every earlier
+ * chunk of the input is written. Memory stays bounded whatever its length.
+ */
+typedef struct long_sink {
+    ts_run *R;
+    shard *s;
+    worker *w;
+    int writing;
+    int failed;
+} long_sink;
+
+static void long_write(long_sink *ls, int last)
+{
+    shard *s = ls->s;
+    worker *w = ls->w;
+    if (ls->failed)
+        return;
+    if (pack(&w->pk[0], (ts_format)s->out_fmt, w->text.data, w->text.len, last, &w->scratch) != 0 ||
+        w->text.failed) {
+        ls->failed = 1;
+        stop_all(ls->R, 0);
+        return;
+    }
+    w->text.len = 0;
+    pthread_mutex_lock(&s->wlock);
+    ts_diag d;
+    if (!s->failed && !s->out_failed && s->out) {
+        if (ts_outfile_write(s->out, w->scratch.data, w->scratch.len, &d) != TS_OK)
+            sharded_out_fail(s, &d, 0);
+        else
+            s->written0 += w->scratch.len;
+    }
+    pthread_mutex_unlock(&s->wlock);
+    w->scratch.len = 0;
+}
+
+static int long_begin(void *ud, const ts_chunk *c)
+{
+    long_sink *ls = ud;
+    ts_run *R = ls->R;
+    shard *s = ls->s;
+    worker *w = ls->w;
+    ts_chunk one = *c;
+    one.len = 0;
+    one.nlines = 1;
+    one.oversize_len = 1;
+    if (R->ss->chunk_read(s->side, &one, &w->side) != TS_OK) {
+        stop_all(R, 0);
+        return 0;
+    }
+    w->side_ready = 1;
+    if (R->ss->long_line_copies(w->side) < 1)
+        return 0;
+    /* In order: wait until every earlier chunk of this input is written (the
+     * threads holding them are processing them: nothing waits on us). */
+    pthread_mutex_lock(&R->mu);
+    for (;;) {
+        pthread_mutex_lock(&s->wlock);
+        uint64_t nw = s->next_write;
+        pthread_mutex_unlock(&s->wlock);
+        if (nw >= c->seq || R->fatal)
+            break;
+        pthread_cond_wait(&R->cv, &R->mu);
+    }
+    int fatal = R->fatal;
+    pthread_mutex_unlock(&R->mu);
+    if (fatal)
+        return 0;
+    packer_reset(&w->pk[0]);
+    w->text.len = 0;
+    w->scratch.len = 0;
+    ls->writing = 1;
+    w->long_copied = 1;
+    return 1;
+}
+
+static void long_bytes(void *ud, const char *p, size_t n)
+{
+    long_sink *ls = ud;
+    worker *w = ls->w;
+    ts_buf_append(&w->text, p, n);
+    if (w->text.len >= TEXT_FLUSH)
+        long_write(ls, 0);
+}
+
+static void long_end(void *ud)
+{
+    long_sink *ls = ud;
+    ts_buf_append(&ls->w->text, "\n", 1);
+    long_write(ls, 1);
+    ls->writing = 0;
+}
+
 static void worker_loop(ts_run *R, worker *w)
 {
     for (;;) {
@@ -681,20 +1219,56 @@ static void worker_loop(ts_run *R, worker *w)
         }
         s->reading = 1;
         R->in_flight++;
+        int stopped = s->stop_reading;
         pthread_mutex_unlock(&R->mu);
 
         int k = 0;
         if (!s->opened)
             k = shard_open(R, s) == TS_OK ? 1 : -1;
+        if (k >= 0 && stopped)
+            k = -1; /* a chunk failed this input: read no more of it */
         if (k >= 0) {
+            long_sink ls = {R, s, w, 0, 0};
+            if (R->ss) {
+                ts_long_line_sink sink = {&ls, long_begin, long_bytes, long_end};
+                ts_chunker_set_long_line_sink(s->chunker, &sink);
+            }
             k = ts_chunker_next(s->chunker, &w->chunk);
             if (k < 0) {
                 pthread_mutex_lock(&s->wlock);
                 shard_fail(s, "%s: %s", s->path, ts_strerror(k));
+                if (R->ss) {
+                    ts_diag d;
+                    ts_diag_clear(&d);
+                    snprintf(d.message, sizeof d.message, "%s", ts_strerror(k));
+                    set_err(s, k, &d);
+                }
                 pthread_mutex_unlock(&s->wlock);
             }
+            if (R->ss && k > 0 && !w->side_ready && R->ss->chunk_read(s->side, &w->chunk, &w->side) != TS_OK) {
+                stop_all(R, 0);
+                k = -1;
+            }
+            if (R->ss && k > 0)
+                s->lines_read += w->chunk.nlines;
         }
         int over = k <= 0 || w->chunk.final;
+        if (R->ss && over && s->side) {
+            /* The input ended (not failed before): the step's last checks. */
+            if (k == 0 || (k > 0 && !w->chunk.err)) {
+                ts_diag d;
+                ts_diag_clear(&d);
+                int e = R->ss->input_over(s->side, s->lines_read, &d);
+                if (e) {
+                    pthread_mutex_lock(&s->wlock);
+                    s->tail_err = e;
+                    s->tail_diag = d;
+                    pthread_mutex_unlock(&s->wlock);
+                }
+            }
+            R->ss->shard_close(s->side);
+            s->side = NULL;
+        }
 
         pthread_mutex_lock(&R->mu);
         s->reading = 0;
@@ -719,19 +1293,46 @@ static void worker_loop(ts_run *R, worker *w)
 
         if (over)
             shard_input_over(R, s, nchunks);
-        if (k <= 0)
+        if (k <= 0) {
+            if (R->ss && w->side) {
+                R->ss->chunk_data_free(w->side);
+                w->side = NULL;
+                w->side_ready = 0;
+                w->long_copied = 0;
+            }
             continue;
+        }
 
-        chunk_result *res = process_chunk(R, w, &w->chunk);
+        chunk_result *res = process_chunk(R, w, s, &w->chunk);
         if (!res) {
             stop_all(R, 0);
             return;
+        }
+        if (res->step_err) {
+            pthread_mutex_lock(&R->mu);
+            s->stop_reading = 1;
+            pthread_mutex_unlock(&R->mu);
         }
         /* A chunk grown for a huge line does not keep its memory. */
         if (w->chunk.cap > 2 * R->s.chunk_size)
             ts_chunk_release(&w->chunk);
         shard_deliver(R, s, res);
     }
+}
+
+static void worker_free_all(ts_run *R, worker *w)
+{
+    if (R->step->worker_free && w->step_worker)
+        R->step->worker_free(R->step->ctx, w->step_worker);
+    if (R->ss && w->side)
+        R->ss->chunk_data_free(w->side);
+    ZSTD_freeCCtx(w->cctx);
+    packer_free(&w->pk[0]);
+    packer_free(&w->pk[1]);
+    ts_buf_free(&w->text);
+    ts_buf_free(&w->text1);
+    ts_buf_free(&w->scratch);
+    ts_chunk_release(&w->chunk);
 }
 
 static void *run_threads(void *arg)
@@ -742,13 +1343,19 @@ static void *run_threads(void *arg)
     {
         worker w = {0};
         int err = R->step->worker_create ? R->step->worker_create(R->step->ctx, &w.step_worker) : TS_OK;
-        w.cctx = ZSTD_createCCtx();
-        if (err || !w.cctx) {
-#pragma omp atomic write
-            setup_failed = 1;
-        } else {
+        if (R->ss) {
+            int zl = R->ss->level < 0 ? 3 : R->ss->level, gl = R->ss->level < 0 ? 1 : R->ss->level;
+            if (packer_init(&w.pk[0], zl, gl) || packer_init(&w.pk[1], zl, gl))
+                err = TS_E_NOMEM;
+        } else if ((w.cctx = ZSTD_createCCtx()) != NULL) {
             ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, R->s.manifest_level);
             ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 1);
+        } else {
+            err = TS_E_NOMEM;
+        }
+        if (err) {
+#pragma omp atomic write
+            setup_failed = 1;
         }
 #pragma omp barrier
         int failed;
@@ -756,11 +1363,7 @@ static void *run_threads(void *arg)
         failed = setup_failed;
         if (!failed)
             worker_loop(R, &w);
-        if (R->step->worker_free && w.step_worker)
-            R->step->worker_free(R->step->ctx, w.step_worker);
-        ZSTD_freeCCtx(w.cctx);
-        ts_buf_free(&w.text);
-        ts_chunk_release(&w.chunk);
+        worker_free_all(R, &w);
     }
     if (setup_failed)
         R->fatal = 1;

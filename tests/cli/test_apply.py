@@ -3,8 +3,8 @@
 copies computed here from the manifest, field weights, the exclusion log,
 error lines), re-deciding (options, policy file, trope rules), the
 fingerprint guard (another shard's manifest, a changed shard, a manifest cut
-short, corrupt or missing), output safety (read-only place, kill -9 then a
-rerun), determinism across thread counts, and Dolma attributes read as the
+short, corrupt or missing), output safety (read-only place, a full disk,
+kill -9 then a rerun), determinism across thread counts, and Dolma attributes read as the
 mixer reads them.
 
 usage: test_apply.py TROPESCAN_BINARY   (suite 'cli')
@@ -12,6 +12,8 @@ usage: test_apply.py TROPESCAN_BINARY   (suite 'cli')
 import gzip
 import json
 import os
+import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -327,6 +329,153 @@ class ApplyTest(unittest.TestCase):
         for f in ref.glob("*.zst"):
             self.assertEqual((out / f.name).read_bytes(), f.read_bytes())
         self.assertEqual([p.name for p in out.iterdir() if p.name.startswith(".")], [])
+
+    def test_lines_longer_than_64_mib(self):
+        """A kept line of 70 MiB: past the scan's --max-doc-bytes (16 MiB) it is
+        a too_long error line, kept by default and copied as it is read; with
+        a larger --max-doc-bytes it is a document, kept as any other."""
+        d = self.out("huge")
+        (d / "in").mkdir(parents=True)
+        huge = json.dumps({"id": "huge", "text": "the weather was fine today. " * (70 * 2**20 // 28)})
+        self.assertGreater(len(huge), 70 * 2**20)
+        docs = [json.loads(l) for l in lines_of(SAMPLE / "shard-00.jsonl.zst")][:6]
+        lines = [json.dumps(x) for x in docs[:3]] + [huge] + [json.dumps(x) for x in docs[3:]]
+        raw = ("\n".join(lines) + "\n").encode()
+        (d / "in" / "h.jsonl").write_bytes(raw)
+        subprocess.run(["zstd", "-q", "-1", "-k", str(d / "in" / "h.jsonl"), "-o", str(d / "in" / "z.jsonl.zst")],
+                       check=True)
+        run("scan", "-q", "-o", d / "scan", d / "in", check=0)
+        man = manifest(d / "scan" / ("h.jsonl" + SUFFIX))
+        self.assertEqual(man[3]["error"].split(":")[0], "too_long")
+        want = [l.encode() for l, m in zip(lines, man) for _ in range(copies(m["weight"], m["fp"], 0))]
+        self.assertTrue(huge.encode() in want)
+        for fmt in ([], ["--compress", "gzip"], ["--compress", "zstd"]):
+            out = self.out("huge-out")
+            run("apply", "-q", "-j2", "-m", d / "scan", "-o", out, *fmt, d / "in", check=0)
+            for f in sorted(out.glob("[hz]*")):
+                self.assertTrue(lines_of(f) == want, (fmt, f))
+            s = json.loads((out / "apply-summary.json").read_text())["total"]
+            self.assertEqual(s["lines_in"], 2 * len(lines))
+        # Dropped: gone, and in the exclusion log without its text.
+        out = self.out("huge-drop")
+        run("apply", "-q", "-m", d / "scan", "-o", out, "--error-action", "drop", "--removed", out / "rem",
+            d / "in" / "h.jsonl", check=0)
+        self.assertTrue(huge.encode() not in lines_of(out / "h.jsonl"))
+        rem = [json.loads(l) for l in lines_of(out / "rem" / "h.jsonl")]
+        self.assertEqual([(r["line"], r["document"]) for r in rem if r["line"] == 4], [(4, None)])
+        self.assertTrue(rem[[r["line"] for r in rem].index(4)]["reason"].startswith("too_long"))
+        # A scan that read it as a document (--max-doc-bytes 100M; its manifest
+        # line written here, as such a scan writes it, to spare the test the
+        # scoring of 70 MB): kept as a document, its weight added as a field.
+        scan2 = d / "scan2"
+        shutil.copytree(d / "scan", scan2)
+        summ = json.loads((scan2 / "summary.json").read_text())
+        summ["options"]["max_doc_bytes"] = 100 << 20
+        (scan2 / "summary.json").write_text(json.dumps(summ))
+        m2 = manifest(scan2 / ("h.jsonl" + SUFFIX))
+        text = json.loads(huge)["text"].encode()
+        m2[3] = dict(next(m for m in m2 if m["status"] == "ok"), line=4, offset=man[3]["offset"], id="huge",
+                     len=len(text), fp=xxhash.xxh64_hexdigest(text), score=0.01, aligned=None, action="keep",
+                     weight=1.0, tropes={}, anchored={}, spans=[])
+        body = "".join(json.dumps(m, separators=(",", ":")) + "\n" for m in m2).encode()
+        (scan2 / ("h.jsonl" + SUFFIX)).write_bytes(
+            subprocess.run(["zstd", "-q", "-c"], input=body, capture_output=True, check=True).stdout)
+        out = self.out("huge-doc")
+        run("apply", "-q", "-m", scan2, "-o", out, "--weights", "field", "w", d / "in" / "h.jsonl", check=0)
+        got = [json.loads(l) for l in lines_of(out / "h.jsonl")]
+        self.assertTrue([g["text"].encode() == text for g in got if g["id"] == "huge"] == [True])
+
+    def test_a_flood_of_empty_lines(self):
+        """A million empty lines (one chunk of bytes): apply holds a chunk's
+        manifest lines, so its chunks are cut at a line count too; memory
+        stays bounded and every line is there (kept, as the scan says)."""
+        d = self.out("flood")
+        (d / "in").mkdir(parents=True)
+        n = 1_000_000
+        (d / "in" / "e.jsonl").write_bytes(b'{"id":"a","text":"hello"}\n' + b"\n" * n)
+        run("scan", "-q", "-o", d / "scan", d / "in", check=0)
+        out = d / "out"
+        cmd = [TROPESCAN, "apply", "-q", "-j2", "-m", d / "scan", "-o", out, d / "in"]
+        # (Not under AddressSanitizer: its shadow memory is RSS too.)
+        if os.path.exists("/usr/bin/time") and "ASAN_OPTIONS" not in os.environ:
+            cmd = ["/usr/bin/time", "-f", "%M", "-o", str(d / "rss")] + cmd
+        p = subprocess.run(cmd, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = (out / "e.jsonl").read_bytes()
+        self.assertEqual(got, (d / "in" / "e.jsonl").read_bytes())
+        if os.path.exists(d / "rss"):
+            rss_mb = int((d / "rss").read_text().split()[-1]) / 1024
+            self.assertLess(rss_mb, 150)   # holding the million manifest lines took ~300 MB
+
+    def full_disk_case(self, tag):
+        """Two shards: a small one, then one whose output cannot fit."""
+        d = self.out(tag)
+        (d / "in").mkdir(parents=True)
+        shutil.copy(SAMPLE / "shard-00.jsonl.zst", d / "in" / "a_small.jsonl.zst")
+        rnd = random.Random(7)
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 "
+        with open(d / "in" / "b_big.jsonl", "w") as f:
+            for i in range(400):   # ~3 MB of text zstd cannot shrink much
+                text = "".join(rnd.choice(alphabet) for _ in range(8000))
+                f.write(json.dumps({"id": f"b{i}", "text": text}) + "\n")
+        subprocess.run(["zstd", "-q", "-1", "--rm", str(d / "in" / "b_big.jsonl")], check=True)
+        run("scan", "-q", "-o", d / "scan", d / "in", check=0)
+        ref = d / "ref"
+        run("apply", "-q", "-m", d / "scan", "-o", ref, d / "in", check=0)
+        self.assertGreater((ref / "b_big.jsonl.zst").stat().st_size, 2 << 20)
+        return d, ref
+
+    def check_full_disk(self, out, ref, rc, stderr, reason):
+        # The run says which file could not be written, and why, and fails.
+        self.assertEqual(rc, 1, stderr)
+        self.assertEqual(stderr.count("b_big.jsonl.zst"), 1, stderr)   # its final name, once
+        self.assertIn("b_big.jsonl.zst: cannot write: " + reason, stderr)
+        names = sorted(p.name for p in out.iterdir())
+        # Nothing half-written under a final name, no temporary left.
+        self.assertEqual(names, ["a_small.jsonl.zst", "apply-summary.json"], stderr)
+        self.assertEqual((out / "a_small.jsonl.zst").read_bytes(), (ref / "a_small.jsonl.zst").read_bytes())
+        summ = json.loads((out / "apply-summary.json").read_text())
+        by = {Path(s["input"]).name: s for s in summ["shards"]}
+        self.assertEqual(by["a_small.jsonl.zst"]["status"], "ok")
+        self.assertEqual(by["b_big.jsonl.zst"]["status"], "failed")
+        self.assertIn(reason, by["b_big.jsonl.zst"]["error"])
+        self.assertIsNone(by["b_big.jsonl.zst"]["output"])
+
+    def test_full_disk(self):
+        """A real full file system: a 1 MB tmpfs mounted in a private mount
+        namespace (unshare -rm: no root needed where user namespaces are
+        allowed), so write() itself fails with ENOSPC, as on a full disk."""
+        if not shutil.which("unshare") or subprocess.run(
+                ["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+            self.skipTest("no mount namespace here (unshare -rm fails); test_file_size_limit covers the path")
+        d, ref = self.full_disk_case("full")
+        mnt = d / "mnt"
+        mnt.mkdir()
+        script = (
+            'mount -t tmpfs -o size=1m tmpfs "$1" || exit 99\n'
+            '"$2" apply -q -j1 -m "$3" -o "$1/out" "$4" 2>"$5/stderr"; echo $? >"$5/rc"\n'
+            'cp -a "$1/out" "$5/out"\n')
+        p = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", str(mnt), TROPESCAN, str(d / "scan"),
+                            str(d / "in"), str(d)], capture_output=True)
+        if p.returncode == 99:
+            self.skipTest("cannot mount a tmpfs in a user namespace here")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.check_full_disk(d / "out", ref, int((d / "rc").read_text()), (d / "stderr").read_text(),
+                             "No space left on device")
+
+    def test_file_size_limit(self):
+        """The same write-error path anywhere: RLIMIT_FSIZE of 1 MB with SIGXFSZ
+        ignored makes write() fail with EFBIG past the limit."""
+        d, ref = self.full_disk_case("fsize")
+        out = d / "out"
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        p = subprocess.run([TROPESCAN, "apply", "-q", "-j1", "-m", d / "scan", "-o", out, d / "in"],
+                           capture_output=True, preexec_fn=limit)
+        self.check_full_disk(out, ref, p.returncode, p.stderr.decode(), "File too large")
+
 
 
 class AttributesErrorLinesTest(unittest.TestCase):

@@ -211,16 +211,21 @@ static void test_formats(const char *text, size_t len)
     free(g);
 }
 
-/* Chunks of any size give the same lines, numbers and offsets. */
+/* Chunks of any size, and of at most any number of lines, give the same
+ * lines, numbers and offsets. */
 static void test_chunker(const char *text, size_t len)
 {
     const char *path = write_file("chunk.jsonl", text, len);
     const size_t sizes[] = {64, 100, 333, 4096, 1 << 20};
-    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    const uint64_t caps[] = {0, 1, 7, 1000};
+    for (size_t t = 0; t < 4 * sizeof sizes / sizeof sizes[0]; t++) {
+        size_t s = t % (sizeof sizes / sizeof sizes[0]);
+        uint64_t cap = caps[t / (sizeof sizes / sizeof sizes[0])];
         ts_reader *r = NULL;
         ts_chunker *ch = NULL;
         CHECK(ts_reader_open(path, &r, NULL) == TS_OK);
         CHECK(ts_chunker_create(r, sizes[s], 1 << 20, &ch) == TS_OK);
+        ts_chunker_set_max_lines(ch, cap);
         ts_chunk c = {0};
         uint64_t line = 1, offset = 0, seq = 0;
         int k;
@@ -231,6 +236,7 @@ static void test_chunker(const char *text, size_t len)
             CHECK(c.oversize_len == 0 && c.err == TS_OK);
             CHECK(offset + c.len <= len && memcmp(text + offset, c.data, c.len) == 0);
             CHECK(c.len == 0 || c.data[c.len - 1] == '\n' || c.final);
+            CHECK(cap == 0 || c.nlines <= cap);
             line += c.nlines;
             offset += c.len;
             if (c.final)
@@ -243,7 +249,33 @@ static void test_chunker(const char *text, size_t len)
     }
 }
 
-/* A line over the limit becomes one oversize chunk and memory stays bounded. */
+typedef struct sink_log {
+    int begins, ends;
+    uint64_t first_line, offset;
+    size_t bytes, bad;
+} sink_log;
+
+static int sink_begin(void *ud, const ts_chunk *c)
+{
+    sink_log *l = ud;
+    l->begins++;
+    l->first_line = c->first_line;
+    l->offset = c->offset;
+    return 1;
+}
+
+static void sink_bytes(void *ud, const char *p, size_t n)
+{
+    sink_log *l = ud;
+    for (size_t i = 0; i < n; i++)
+        l->bad += p[i] != 'x';
+    l->bytes += n;
+}
+
+static void sink_end(void *ud) { ((sink_log *)ud)->ends++; }
+
+/* A line over the limit becomes one oversize chunk and memory stays bounded;
+ * a sink sees exactly its bytes go by. */
 static void test_oversize(void)
 {
     size_t big = 300000;
@@ -259,6 +291,9 @@ static void test_oversize(void)
     ts_chunker *ch = NULL;
     CHECK(ts_reader_open(path, &r, NULL) == TS_OK);
     CHECK(ts_chunker_create(r, 4096, 10000, &ch) == TS_OK);
+    sink_log log = {0};
+    ts_long_line_sink sink = {&log, sink_begin, sink_bytes, sink_end};
+    ts_chunker_set_long_line_sink(ch, &sink);
     ts_chunk c = {0};
     int saw_oversize = 0;
     uint64_t lines = 0;
@@ -279,6 +314,8 @@ static void test_oversize(void)
     CHECK(saw_oversize);
     CHECK(lines == 4);
     CHECK(maxcap <= 16384); /* never grew to hold the big line */
+    CHECK(log.begins == 1 && log.ends == 1 && log.bytes == big && log.bad == 0);
+    CHECK(log.first_line == 2 && log.offset == 8);
     ts_chunk_release(&c);
     ts_chunker_free(ch);
     free(s);
