@@ -779,11 +779,15 @@ void ts_summary_sort_shards(ts_summary *s);
 typedef struct ts_contribution {
     double c[2];             /* to the score and aligned margins */
     double value;            /* the feature's value (lexicon) or occurrences (n-gram) */
-    int lexicon;             /* the lexicon feature's index, or -1 for an n-gram bucket */
+    int lexicon;             /* the lexicon feature's index, -1 for an n-gram bucket, or
+                              * TS_CONTRIB_CONTEXT for that bucket's copy in the AI-context
+                              * block (models with context words: the text holds one) */
     uint32_t start, end;     /* n-gram: its first occurrence in the normalised text */
     uint32_t bucket;         /* n-gram: its hashed bucket */
     size_t first, last;      /* n-gram: its occurrences, ngrams[first, last) */
 } ts_contribution;
+
+#define TS_CONTRIB_CONTEXT (-2)
 
 /* One n-gram occurrence: [start, end) of the normalised text. */
 typedef struct ts_occurrence {
@@ -819,6 +823,12 @@ void ts_explainer_free(ts_explainer *e);
 void ts_model_feature_name(const ts_model *m, int i, char *buf, size_t cap);
 /* The calibrated probability of a head's margin (head 0 score, 1 aligned). */
 double ts_model_probability(const ts_model *m, int head, double margin);
+/* The model's i-th context word (tropescan train --context-words), or NULL
+ * when i is past the last (a model without them has none). */
+const char *ts_model_context_word(const ts_model *m, uint32_t i);
+/* @return 1 if the token (len bytes, any case) is one of the model's context
+ * words: a window holding one gets the AI-context features. */
+int ts_model_is_context_word(const ts_model *m, const char *token, size_t len);
 
 /* ---------------------------------------------------------------- apply */
 /*

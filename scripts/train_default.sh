@@ -45,6 +45,9 @@ WINDOW=${WINDOW:-100}
 STRIDE=${STRIDE:-50}
 PARAGRAPHS=${PARAGRAPHS:-0}
 PRIOR=${PRIOR:-0.01}
+# The AI-context word list (train --context-words; data/README.md); CONTEXT=
+# (empty) trains without the context block.
+CONTEXT=${CONTEXT-$ROOT/data/context_words.txt}
 PY=/usr/bin/python3
 
 if [ ! -f "$CORPORA/positives.jsonl" ]; then
@@ -71,6 +74,9 @@ win="--window $WINDOW --stride $STRIDE --paragraphs $PARAGRAPHS"
 # The options are the ones chosen on the validation split (data/README.md).
 opts="--buckets ${BUCKETS:-262144} --ngram ${NGRAM:-1} --hash-seed 0 --epochs ${EPOCHS:-15} --lr ${LR:-0.5}
       --l2 ${L2:-1e-6} --optimizer ${OPTIM:-sgd} --no-balance --seed 1 -q $win"
+if [ -n "$CONTEXT" ]; then
+    opts="$opts --context-words $CONTEXT"
+fi
 
 say "windows ($WINDOW words every $STRIDE), first model"
 # shellcheck disable=SC2086

@@ -190,6 +190,33 @@ static int print_ngrams(const explainer *e, const contrib *c, const char *norm, 
     return n;
 }
 
+/* The context words the explained text holds (models with context words),
+ * each once: as JSON strings, or quoted and separated by ", ". @return how
+ * many. */
+static int print_context_words(const explainer *e, const ts_explanation *x, int json)
+{
+    int n = 0;
+    sort_text = x->lowered;
+    for (size_t i = 0; i < x->nngrams; i++) {
+        const ts_occurrence *g = &x->ngrams[i];
+        size_t l = g->end - g->start;
+        if (!ts_model_is_context_word(e->m, x->lowered + g->start, l))
+            continue;
+        /* Occurrences are sorted by bucket, then text: repeats are adjacent. */
+        if (i > 0 && g[-1].bucket == g->bucket && cmp_span_text(g, g - 1) == 0)
+            continue;
+        if (json) {
+            if (n)
+                putchar(',');
+            json_str(x->lowered + g->start, l);
+        } else {
+            printf("%s\"%.*s\"", n ? ", " : "", (int)l, x->lowered + g->start);
+        }
+        n++;
+    }
+    return n;
+}
+
 static int explain_doc(explainer *e, const char *label, const char *text, size_t len)
 {
     ts_doc_score s;
@@ -246,6 +273,11 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
         if (nwin > 1)
             printf(",\"window\":{\"index\":%u,\"of\":%u,\"start\":%u,\"end\":%u,\"score\":%.6f}", best_i, nwin,
                    best.start, best.end, best.score);
+        if (ts_model_context_word(m, 0)) {
+            printf(",\"context_words\":[");
+            print_context_words(e, &x, 1);
+            putchar(']');
+        }
         printf(",\"features\":{");
     } else {
         printf("== %s\nscore %.4f", label, s.score);
@@ -256,6 +288,13 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
             printf("deciding window %u of %u: bytes %u-%u of the normalised text, score %.4f; "
                    "the features and text below are that window's\n",
                    best_i + 1, nwin, best.start, best.end, best.score);
+        if (ts_model_context_word(m, 0)) {
+            /* The second block of weights applies only where a machine is named. */
+            printf("AI context: ");
+            if (!print_context_words(e, &x, 0))
+                printf("none (no context word: the ctx features are off)");
+            putchar('\n');
+        }
     }
     for (int h = 0; h < nheads; h++) {
         head_ = h;
@@ -290,8 +329,9 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
                     json_str(name, strlen(name));
                 else
                     json_str(norm + c->start, c->end - c->start);
-                printf(",\"kind\":\"%s\",\"value\":%.6f,\"contribution\":%.6f", c->lexicon >= 0 ? "lexicon" : "ngram",
-                       c->value, c->c[h]);
+                printf(",\"kind\":\"%s\",\"value\":%.6f,\"contribution\":%.6f",
+                       c->lexicon >= 0 ? "lexicon" : c->lexicon == TS_CONTRIB_CONTEXT ? "context" : "ngram", c->value,
+                       c->c[h]);
                 if (c->lexicon < 0) {
                     printf(",\"ngrams\":[");
                     print_ngrams(e, c, norm, 1);
@@ -301,7 +341,7 @@ static int explain_doc(explainer *e, const char *label, const char *text, size_t
             } else if (c->lexicon >= 0) {
                 printf("  %+8.4f  %s  (value %.3f)\n", c->c[h], name, c->value);
             } else {
-                printf("  %+8.4f  ", c->c[h]);
+                printf("  %+8.4f  %s", c->c[h], c->lexicon == TS_CONTRIB_CONTEXT ? "ctx: " : "");
                 int distinct = print_ngrams(e, c, norm, 0);
                 printf("  (x%.0f%s)\n", c->value, distinct > 1 ? "; these n-grams share one hashed feature" : "");
             }

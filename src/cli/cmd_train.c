@@ -1,4 +1,5 @@
 /* cmd_train.c: tropescan train DATA... -o MODEL */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -42,6 +43,11 @@ static const char usage[] =
     "                         (the default model's recipe is these defaults with\n"
     "                         --optimizer sgd --buckets 262144 --epochs 15 and windows,\n"
     "                         data/README.md; sgd needs its many examples)\n"
+    "  --context-words FILE   AI-context features: a window that holds one of these\n"
+    "                         words (one per line, # comments; each one token, e.g.\n"
+    "                         data/context_words.txt) also gets a second copy of its\n"
+    "                         n-gram features with weights of their own; the words\n"
+    "                         are stored in the model (data/README.md)\n"
     "  --cascade              no n-gram features for documents without a lexicon hit\n"
     "                         (lets the scanner skip hashing them; exact by construction)\n"
     "  --window W             the model scores passages: windows of W words (default 0:\n"
@@ -72,7 +78,7 @@ enum {
     OPT_TEXT = 2000, OPT_LABEL, OPT_VALID, OPT_VFRAC, OPT_GROUP, OPT_BUCKETS, OPT_NGRAM,
     OPT_HSEED, OPT_EPOCHS, OPT_LR, OPT_L2, OPT_SEED, OPT_NOBAL, OPT_CASCADE, OPT_WINDOW,
     OPT_STRIDE, OPT_CALIB, OPT_PRIOR, OPT_RECORD, OPT_POLICY, OPT_PARAS, OPT_CALFROM, OPT_OPTIM,
-    OPT_BAL,
+    OPT_BAL, OPT_CTX,
 };
 
 /* Fingerprints of training texts (model.h: ts_training_fp). */
@@ -125,6 +131,54 @@ static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
+}
+
+/* The context words of FILE (one per line; blank lines and # comments
+ * skipped) into cfg, whose seed is set. @return 0, or -1 after a message. */
+static int load_context_words(const char *path, ts_feat_config *cfg)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cli_error("--context-words %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    static char words[TS_CTX_MAX + 1][TS_CTX_WORD_MAX + 1];
+    const char *ptr[TS_CTX_MAX + 1];
+    size_t n = 0, lineno = 0;
+    int rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t l = strcspn(line, "#\r\n");
+        while (l && (line[l - 1] == ' ' || line[l - 1] == '\t'))
+            l--;
+        size_t a = strspn(line, " \t");
+        if (a >= l)
+            continue;
+        if (l - a > TS_CTX_WORD_MAX - 1 || n > TS_CTX_MAX) {
+            cli_error("--context-words %s:%zu: %s", path, lineno,
+                      n > TS_CTX_MAX ? "too many words" : "a word of more than 31 bytes");
+            rc = -1;
+            break;
+        }
+        memcpy(words[n], line + a, l - a);
+        words[n][l - a] = '\0';
+        ptr[n] = words[n];
+        n++;
+    }
+    fclose(f);
+    if (rc)
+        return rc;
+    ts_diag diag = {0};
+    if (!n) {
+        cli_error("--context-words %s: no words", path);
+        return -1;
+    }
+    if (ts_feat_config_set_context(cfg, ptr, n, &diag)) {
+        cli_error("--context-words %s: %s", path, diag.message);
+        return -1;
+    }
+    return 0;
 }
 
 /* Sorted and distinct, into the model. */
@@ -332,7 +386,8 @@ static int copy_calibration(const char *path, ts_model *model)
     if (from->lexicon_id != model->lexicon_id || from->cfg.nbuckets != model->cfg.nbuckets ||
         from->cfg.ngram != model->cfg.ngram || from->cfg.seed != model->cfg.seed ||
         from->window != model->window || from->stride != model->stride ||
-        from->para_min != model->para_min) {
+        from->para_min != model->para_min || from->cfg.nctx != model->cfg.nctx ||
+        memcmp(from->cfg.ctx_slot, model->cfg.ctx_slot, sizeof from->cfg.ctx_slot)) {
         cli_error("--calibration-from %s: that model has other features or windows", path);
         ts_model_free(from);
         return TS_E_INVALID;
@@ -425,6 +480,7 @@ int cmd_train(int argc, char **argv)
         {"calibrate", required_argument, 0, OPT_CALIB},
         {"prior", required_argument, 0, OPT_PRIOR},
         {"calibration-from", required_argument, 0, OPT_CALFROM},
+        {"context-words", required_argument, 0, OPT_CTX},
         {"record", required_argument, 0, OPT_RECORD},
         {"policy", required_argument, 0, OPT_POLICY},
         {"paragraphs", required_argument, 0, OPT_PARAS},
@@ -443,6 +499,7 @@ int cmd_train(int argc, char **argv)
     uint64_t window = 0, stride = 0, paras = 0;
     double prior = 0;
     const char *calib_from = NULL;
+    const char *ctx_file = NULL;
     float policy[TS_POLICY_N] = {0, 0, 0, 0};
     fp_set fps;
     memset(&fps, 0, sizeof fps);
@@ -532,6 +589,9 @@ int cmd_train(int argc, char **argv)
             if (cli_parse_u64("--stride", optarg, 1, TS_MAX_WINDOW, &stride))
                 return EXIT_USAGE;
             break;
+        case OPT_CTX:
+            ctx_file = optarg;
+            break;
         case OPT_CALFROM:
             calib_from = optarg;
             break;
@@ -614,6 +674,10 @@ int cmd_train(int argc, char **argv)
         cli_error("the lexicon has too many categories or too long names");
         goto done;
     }
+    if (ctx_file && load_context_words(ctx_file, &cfg)) {
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if ((err = ts_scanner_create_cfg(lex, &cfg, TS_DEFAULT_ANCHOR_WORDS, 0, &c.scanner)) ||
         (err = ts_dataset_create(&cfg, &train)) || (err = ts_dataset_create(&cfg, &valid))) {
         cli_error("%s", ts_strerror(err));
@@ -690,9 +754,9 @@ int cmd_train(int argc, char **argv)
         cli_diag_error(&diag, err);
         goto done;
     }
-    fprintf(stderr, "wrote %s: id %016" PRIx64 ", %u buckets, %s, calibration score a=%.4f b=%.4f",
+    fprintf(stderr, "wrote %s: id %016" PRIx64 ", %u buckets, %s%s, calibration score a=%.4f b=%.4f",
             output, ts_model_id(model), cfg.nbuckets, cfg.ngram == 2 ? "unigrams+bigrams" : "unigrams",
-            model->platt_a[0], model->platt_b[0]);
+            cfg.nctx ? " with AI context" : "", model->platt_a[0], model->platt_b[0]);
     if (ts_model_has_aligned(model))
         fprintf(stderr, ", aligned a=%.4f b=%.4f", model->platt_a[1], model->platt_b[1]);
     fputc('\n', stderr);

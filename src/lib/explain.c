@@ -138,7 +138,8 @@ int ts_explain(ts_explainer *e, const char *text, size_t len, ts_explanation *ou
                 return TS_E_NOMEM;
             e->cap = nlen + 1;
         }
-        n = ts_features_ngrams(&m->cfg, norm, nlen, e->lower, e->buckets, e->spans);
+        int context = 0;
+        n = ts_features_ngrams_ctx(&m->cfg, norm, nlen, e->lower, e->buckets, e->spans, &context);
         /* A bucket counts once (binary features, model.h): its contribution
          * is w / sqrt(D), D distinct buckets, named by its first n-gram. */
         sort_text = e->lower;
@@ -148,15 +149,24 @@ int ts_explain(ts_explainer *e, const char *text, size_t len, ts_explanation *ou
             d += i == 0 || e->spans[i].bucket != e->spans[i - 1].bucket;
         double k = d ? 1.0 / sqrt((double)d) : 0;
         const float *wb = m->w + (size_t)TS_NHEADS * nlex;
+        const size_t bs = (size_t)TS_NHEADS * ts_feat_bstride(&m->cfg);
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
             while (j < n && e->spans[j].bucket == e->spans[i].bucket)
                 j++;
-            const float *w = wb + (size_t)TS_NHEADS * e->spans[i].bucket;
+            const float *w = wb + bs * e->spans[i].bucket;
             ts_contribution c = {{w[0] * k, w[1] * k}, (double)(j - i), -1, e->spans[i].start, e->spans[i].end,
                                  e->spans[i].bucket, i, j};
             if (push(e, &c))
                 return TS_E_NOMEM;
+            if (context) {
+                /* The bucket's copy in the context block (model.h). */
+                c.c[0] = w[2] * k;
+                c.c[1] = w[3] * k;
+                c.lexicon = TS_CONTRIB_CONTEXT;
+                if (push(e, &c))
+                    return TS_E_NOMEM;
+            }
             i = j;
         }
     }

@@ -1,5 +1,6 @@
 /* features.c: lexicon features and hashed word n-grams (the layout is in model.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,10 @@ int ts_feat_config_check(const ts_feat_config *cfg, ts_diag *diag)
     }
     if (cfg->ncat > TS_MAX_CATEGORIES) {
         diag_msg(diag, "too many lexicon categories");
+        return TS_E_MODEL;
+    }
+    if (cfg->nctx > TS_CTX_MAX) {
+        diag_msg(diag, "too many context words");
         return TS_E_MODEL;
     }
     for (uint32_t i = 0; i < cfg->ncat; i++)
@@ -87,6 +92,57 @@ static const unsigned char tok_class[256] = {
     R16(0x80), R16(0x90), R16(0xa0), R16(0xb0), R16(0xc0), R16(0xd0), R16(0xe0), R16(0xf0),
 #undef R16
 };
+
+int ts_feat_config_set_context(ts_feat_config *cfg, const char *const *words, size_t n, ts_diag *diag)
+{
+    cfg->nctx = 0;
+    memset(cfg->ctx, 0, sizeof cfg->ctx);
+    memset(cfg->ctx_slot, 0, sizeof cfg->ctx_slot);
+    char why[200];
+    for (size_t i = 0; i < n; i++) {
+        const char *w = words[i];
+        size_t l = strlen(w);
+        char low[TS_CTX_WORD_MAX];
+        if (l == 0 || l >= TS_CTX_WORD_MAX) {
+            snprintf(why, sizeof why, "context word %zu: %zu bytes (1 to %d)", i + 1, l, TS_CTX_WORD_MAX - 1);
+            goto bad;
+        }
+        for (size_t k = 0; k < l; k++) {
+            unsigned char c = (unsigned char)w[k];
+            /* One token, as the tokeniser cuts it: token bytes only, no
+             * apostrophe at either end (those are trimmed). */
+            if (!tok_class[c] || (c == '\'' && (k == 0 || k + 1 == l))) {
+                snprintf(why, sizeof why, "context word \"%.40s\" is not one token (byte %zu)", w, k + 1);
+                goto bad;
+            }
+            low[k] = (char)(c + (((unsigned char)(c - 'A') < 26) << 5));
+        }
+        low[l] = '\0';
+        uint64_t u = XXH3_64bits_withSeed(low, l, cfg->seed);
+        if (ts_feat_is_context(cfg, u))
+            continue;                       /* a duplicate */
+        if (u == 0) {                       /* 0 marks an empty slot: never seen, but not stored */
+            snprintf(why, sizeof why, "context word \"%.40s\" hashes to 0 with this seed", w);
+            goto bad;
+        }
+        if (cfg->nctx >= TS_CTX_MAX) {
+            snprintf(why, sizeof why, "more than %d context words", TS_CTX_MAX);
+            goto bad;
+        }
+        size_t j = (size_t)(u >> 54) & (TS_CTX_SLOTS - 1);
+        while (cfg->ctx_slot[j])
+            j = (j + 1) & (TS_CTX_SLOTS - 1);
+        cfg->ctx_slot[j] = u;
+        memcpy(cfg->ctx[cfg->nctx++], low, l + 1);
+    }
+    return TS_OK;
+bad:
+    diag_msg(diag, why);
+    cfg->nctx = 0;
+    memset(cfg->ctx, 0, sizeof cfg->ctx);
+    memset(cfg->ctx_slot, 0, sizeof cfg->ctx_slot);
+    return TS_E_INVALID;
+}
 
 static void lowercase(const char *src, size_t len, char *dst)
 {
@@ -187,7 +243,8 @@ static inline int next_run(const unsigned char *p, size_t len, size_t i, size_t 
 
 /*
  * The tokeniser, shared by the entry points below through an inline body:
- * EMIT(bucket, start, end) is called for each n-gram in text order. The text
+ * EMIT(bucket, start, end, context) is called for each n-gram in text order
+ * (context: the n-gram is a unigram and one of cfg's context words). The text
  * is either lowercased already (FOLD 0) or not, and then each token is
  * lowercased as it is hashed (FOLD 1: no copy of the whole document, which
  * matters for a 200 MB one). Both give the same buckets: the token classes
@@ -216,6 +273,7 @@ static inline int next_run(const unsigned char *p, size_t len, size_t i, size_t 
         const uint32_t mask_ = (cfg)->nbuckets - 1;                                 \
         const uint64_t seed_ = (cfg)->seed;                                         \
         const int bi_ = (cfg)->ngram >= 2;                                          \
+        const int ctx_on_ = (cfg)->nctx != 0;                                       \
         uint64_t prev_ = 0;                                                         \
         size_t prev_start_ = 0;                                                     \
         (void)prev_start_;                                                          \
@@ -238,21 +296,22 @@ static inline int next_run(const unsigned char *p, size_t len, size_t i, size_t 
                 h_ = tok_;                                                          \
             }                                                                       \
             uint64_t u_ = XXH3_64bits_withSeed(h_, hl_, seed_);                     \
-            EMIT((uint32_t)(u_ & mask_), s_, e_);                                   \
+            EMIT((uint32_t)(u_ & mask_), s_, e_, ctx_on_ && ts_feat_is_context((cfg), u_)); \
             if (bi_ && have_prev_)                                                  \
-                EMIT((uint32_t)(bigram_hash(prev_, u_, seed_) & mask_), prev_start_, e_); \
+                EMIT((uint32_t)(bigram_hash(prev_, u_, seed_) & mask_), prev_start_, e_, 0); \
             prev_ = u_;                                                             \
             prev_start_ = s_;                                                       \
             have_prev_ = 1;                                                         \
         }                                                                           \
     } while (0)
 
-size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
-                          uint32_t *buckets, ts_ngram *spans)
+size_t ts_features_ngrams_ctx(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+                              uint32_t *buckets, ts_ngram *spans, int *context)
 {
     size_t n = 0;
+    int any = 0;
     lowercase(text, len, lower);
-#define EMIT_LIST(b, s, e)                                                          \
+#define EMIT_LIST(b, s, e, c)                                                       \
     do {                                                                            \
         buckets[n] = (b);                                                           \
         if (spans) {                                                                \
@@ -260,22 +319,33 @@ size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t le
             spans[n].start = (uint32_t)(s);                                         \
             spans[n].end = (uint32_t)(e);                                           \
         }                                                                           \
+        any |= (c);                                                                 \
         n++;                                                                        \
     } while (0)
     TS_TOKENISE(cfg, lower, len, 0, EMIT_LIST);
 #undef EMIT_LIST
+    if (context)
+        *context = any;
     return n;
 }
 
-size_t ts_features_tokens(const ts_feat_config *cfg, const char *text, size_t len, uint32_t *buckets,
-                          uint32_t *starts, uint32_t *ends)
+size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+                          uint32_t *buckets, ts_ngram *spans)
+{
+    return ts_features_ngrams_ctx(cfg, text, len, lower, buckets, spans, NULL);
+}
+
+size_t ts_features_tokens_ctx(const ts_feat_config *cfg, const char *text, size_t len, uint32_t *buckets,
+                              uint32_t *starts, uint32_t *ends, uint8_t *ctx)
 {
     size_t n = 0;
-#define EMIT_POS(b, s, e)                                                           \
+#define EMIT_POS(b, s, e, c)                                                        \
     do {                                                                            \
         buckets[n] = (b);                                                           \
         starts[n] = (uint32_t)(s);                                                  \
         ends[n] = (uint32_t)(e);                                                    \
+        if (ctx)                                                                    \
+            ctx[n] = (uint8_t)(c);                                                  \
         n++;                                                                        \
     } while (0)
     TS_TOKENISE(cfg, text, len, 1, EMIT_POS);
@@ -283,14 +353,25 @@ size_t ts_features_tokens(const ts_feat_config *cfg, const char *text, size_t le
     return n;
 }
 
+size_t ts_features_tokens(const ts_feat_config *cfg, const char *text, size_t len, uint32_t *buckets,
+                          uint32_t *starts, uint32_t *ends)
+{
+    return ts_features_tokens_ctx(cfg, text, len, buckets, starts, ends, NULL);
+}
+
 size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len,
                              const float *w, uint32_t *seen, uint32_t *gen, double z[TS_NHEADS])
 {
     size_t d = 0;
     /* Double sums: the result must equal (to rounding) the sparse path of
-     * training, whatever the number of distinct buckets. */
-    double s0 = 0, s1 = 0;
+     * training, whatever the number of distinct buckets. The context block's
+     * weights sit beside the base block's (model.h) and are summed in the
+     * same pass; they count only if a context word turns up, maybe last. */
+    double s0 = 0, s1 = 0, c0 = 0, c1 = 0;
+    int any = 0;
     const float *wb = w + (size_t)TS_NHEADS * ts_feat_nlex(cfg);
+    const size_t bs = (size_t)TS_NHEADS * ts_feat_bstride(cfg);
+    const int ctx = cfg->nctx != 0;
     /* A bucket counts once per document: seen[b] == g marks it. A new
      * generation per document avoids clearing the array. */
     uint32_t g = ++*gen;
@@ -298,14 +379,19 @@ size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t
         memset(seen, 0, (size_t)cfg->nbuckets * sizeof *seen);
         g = *gen = 1;
     }
-#define EMIT_DOT(b, s, e)                                                           \
+#define EMIT_DOT(b, s, e, c)                                                        \
     do {                                                                            \
         uint32_t b_ = (b);                                                          \
+        any |= (c);                                                                 \
         if (seen[b_] != g) {                                                        \
-            const float *w_ = wb + (size_t)TS_NHEADS * b_;                          \
+            const float *w_ = wb + bs * b_;                                         \
             seen[b_] = g;                                                           \
             s0 += w_[0];                                                            \
             s1 += w_[1];                                                            \
+            if (ctx) {                                                              \
+                c0 += w_[2];                                                        \
+                c1 += w_[3];                                                        \
+            }                                                                       \
             d++;                                                                    \
         }                                                                           \
         (void)(s);                                                                  \
@@ -317,6 +403,10 @@ size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t
         double k = 1.0 / sqrt((double)d);
         z[0] += s0 * k;
         z[1] += s1 * k;
+        if (any) {
+            z[0] += c0 * k;
+            z[1] += c1 * k;
+        }
     }
     return d;
 }
@@ -359,6 +449,40 @@ int ts_sparse_from_buckets(ts_sparse *v, uint32_t *buckets, size_t n)
         i = r;
     }
     v->n = (uint32_t)j;
+    return TS_OK;
+}
+
+int ts_sparse_from_ngrams(const ts_feat_config *cfg, ts_sparse *v, uint32_t *buckets, size_t n, int context)
+{
+    int err = ts_sparse_from_buckets(v, buckets, n);
+    if (err || !cfg->nctx)
+        return err;
+    /* Interleave: bucket b at 2 b, its context copy at 2 b + 1 (still
+     * ascending). Filled from the end, in place. */
+    uint32_t d = v->n, m = context ? 2 * d : d;
+    if (m > v->cap) {
+        uint32_t *idx = realloc(v->idx, m * sizeof *idx);
+        if (!idx)
+            return TS_E_NOMEM;
+        v->idx = idx;
+        float *val = realloc(v->val, m * sizeof *val);
+        if (!val)
+            return TS_E_NOMEM;
+        v->val = val;
+        v->cap = m;
+    }
+    for (uint32_t i = d; i-- > 0;) {
+        uint32_t b = v->idx[i];
+        float x = v->val[i];
+        if (context) {
+            v->idx[2 * i] = 2 * b;
+            v->idx[2 * i + 1] = 2 * b + 1;
+            v->val[2 * i] = v->val[2 * i + 1] = x;
+        } else {
+            v->idx[i] = 2 * b;
+        }
+    }
+    v->n = m;
     return TS_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
  * model.c: the model file, loading, saving and prediction.
  *
- * File format, version 2. All integers little-endian, floats IEEE-754
+ * File format, version 2 or 3. All integers little-endian, floats IEEE-754
  * binary32 little-endian:
  *
  *   offset  size  field
@@ -15,13 +15,17 @@
  *   36      4     u32 lexicon features per category (3)
  *   40      4     u32 ncat, number of categories (<= 32)
  *   44      ...   ncat times: u8 name length (1..63), the name's bytes
+ *   version 3 only (a model with context words, model.h):
+ *           4     u32 nctx, the number of context words (1..256)
+ *           ...   nctx times: u8 length (1..31), the word's bytes (lowercase,
+ *                 one token; the scanner hashes them with the model's seed)
  *           8     u64 lexicon id (ts_lexicon_id of the training lexicon)
  *           4     u32 nheads (2: score, aligned)
  *           4     u32 weight type (0 = float32)
  *           12*2  per head: f32 bias, f32 Platt a, f32 Platt b
- *           4     u32 nfeat = 3 * ncat + 1 + nbuckets
+ *           4     u32 nfeat = 3 * ncat + 1 + nbuckets (version 3: + 2 * nbuckets)
  *           8*nfeat  f32 weights, interleaved: w[2 * feature + head]
- *   version 2 only:
+ *   versions 2 and 3:
  *           4     u32 window words W (0: the whole document is one window)
  *           4     u32 window stride S (1 .. W; 0 when W is 0)
  *           4     u32 paragraph windows: P > 0 adds a window per paragraph of
@@ -34,7 +38,9 @@
  *           8     u64 XXH64 (seed 0) of every byte before it
  *
  * Version 1 files (no window, no fingerprints) are still read: they score
- * whole documents, as they were trained to.
+ * whole documents, as they were trained to. A model without context words is
+ * written as version 2, byte for byte as before version 3 existed, so
+ * older models keep their bytes, their id and their scores.
  *
  * The model's id is the XXH64 of the whole file. Readers reject another
  * magic, another version, a checksum mismatch, a size that disagrees with
@@ -55,6 +61,7 @@
 
 #define MODEL_MAGIC "TSMODEL\x1a"
 #define MODEL_VERSION 2u
+#define MODEL_VERSION_CTX 3u   /* version 2 with context words */
 #define MODEL_MAX_SEEN (1u << 24)
 #define V2_FIXED 32u   /* window, stride, paragraphs, policy, nseen */
 #define MODEL_MAX_FILE ((size_t)1 << 30)
@@ -116,6 +123,20 @@ uint64_t ts_model_id(const ts_model *m) { return m->id; }
 uint64_t ts_model_lexicon_id(const ts_model *m) { return m->lexicon_id; }
 int ts_model_has_aligned(const ts_model *m) { return (m->flags & TS_MODEL_ALIGNED) != 0; }
 
+const char *ts_model_context_word(const ts_model *m, uint32_t i) { return i < m->cfg.nctx ? m->cfg.ctx[i] : NULL; }
+
+int ts_model_is_context_word(const ts_model *m, const char *token, size_t len)
+{
+    char low[TS_CTX_WORD_MAX];
+    if (!m->cfg.nctx || len == 0 || len >= TS_CTX_WORD_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)token[i];
+        low[i] = (char)(c + (((unsigned char)(c - 'A') < 26) << 5));
+    }
+    return ts_feat_is_context(&m->cfg, XXH3_64bits_withSeed(low, len, m->cfg.seed));
+}
+
 uint32_t ts_model_policy(const ts_model *m, double out[TS_POLICY_N])
 {
     for (int i = 0; i < TS_POLICY_N; i++)
@@ -161,15 +182,20 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
      * was read (one encoding per model); anything else as version 2. */
     int v1 = m->version == 1 && !m->window && !m->nseen && !m->para_min && !m->policy[0] && !m->policy[1] &&
              !m->policy[2] && !m->policy[3];
+    v1 = v1 && !m->cfg.nctx;
     size_t size = 44 + 8 + 4 + 4 + 12 * TS_NHEADS + 4 + (size_t)8 * nfeat + (v1 ? 0 : V2_FIXED + (size_t)8 * m->nseen) + 8;
     for (uint32_t c = 0; c < m->cfg.ncat; c++)
         size += 1 + strlen(m->cfg.cat[c]);
+    if (m->cfg.nctx)
+        size += 4;
+    for (uint32_t c = 0; c < m->cfg.nctx; c++)
+        size += 1 + strlen(m->cfg.ctx[c]);
     wbuf b = {malloc(size), 0};
     if (!b.p)
         return TS_E_NOMEM;
     memcpy(b.p, MODEL_MAGIC, 8);
     b.n = 8;
-    put32(&b, v1 ? 1u : MODEL_VERSION);
+    put32(&b, v1 ? 1u : m->cfg.nctx ? MODEL_VERSION_CTX : MODEL_VERSION);
     put32(&b, m->flags);
     put32(&b, m->cfg.nbuckets);
     put32(&b, m->cfg.ngram);
@@ -182,6 +208,15 @@ int ts_model_serialize(ts_model *m, unsigned char **out, size_t *len)
         b.p[b.n++] = (unsigned char)l;
         memcpy(b.p + b.n, m->cfg.cat[c], l);
         b.n += l;
+    }
+    if (m->cfg.nctx) {
+        put32(&b, m->cfg.nctx);
+        for (uint32_t c = 0; c < m->cfg.nctx; c++) {
+            size_t l = strlen(m->cfg.ctx[c]);
+            b.p[b.n++] = (unsigned char)l;
+            memcpy(b.p + b.n, m->cfg.ctx[c], l);
+            b.n += l;
+        }
     }
     put64(&b, m->lexicon_id);
     put32(&b, TS_NHEADS);
@@ -280,9 +315,9 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     }
     b.pos = 8;
     uint32_t version = get32(&b);
-    if (version != 1 && version != MODEL_VERSION) {
-        diag_set(diag, 8, "model format version %u is not supported (this build reads versions 1 and %u)",
-                 version, MODEL_VERSION);
+    if (version != 1 && version != MODEL_VERSION && version != MODEL_VERSION_CTX) {
+        diag_set(diag, 8, "model format version %u is not supported (this build reads versions 1 to %u)",
+                 version, MODEL_VERSION_CTX);
         return TS_E_MODEL;
     }
     ts_feat_config cfg;
@@ -312,6 +347,33 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
         memcpy(cfg.cat[c], b.p + b.pos, l);
         b.pos += l;
     }
+    /* Version 3: the context words, hashed with the seed below. */
+    const char *ctx_words[TS_CTX_MAX];
+    char ctx_buf[TS_CTX_MAX][TS_CTX_WORD_MAX];
+    uint32_t nctx = 0;
+    int ctx_ok = 1;
+    if (version >= MODEL_VERSION_CTX && names_ok && !b.short_read) {
+        nctx = get32(&b);
+        ctx_ok = nctx >= 1 && nctx <= TS_CTX_MAX;
+        for (uint32_t c = 0; ctx_ok && c < nctx && !b.short_read; c++) {
+            if (b.pos >= len) {
+                b.short_read = 1;
+                break;
+            }
+            size_t l = b.p[b.pos++];
+            if (l == 0 || l >= TS_CTX_WORD_MAX) {
+                ctx_ok = 0;
+                break;
+            }
+            if (len - b.pos < l) {
+                b.short_read = 1;
+                break;
+            }
+            memcpy(ctx_buf[c], b.p + b.pos, l);
+            ctx_buf[c][l] = '\0';
+            b.pos += l;
+        }
+    }
     uint64_t lexicon_id = get64(&b);
     uint32_t nheads = get32(&b);
     uint32_t wtype = get32(&b);
@@ -321,7 +383,19 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
             hp[h][k] = getf(&b);
     uint32_t nfeat = get32(&b);
     size_t header_end = b.pos;
-    int header_ok = names_ok && !b.short_read;
+    ts_diag ctx_diag = {0};
+    if (names_ok && ctx_ok && !b.short_read && nctx) {
+        /* Words that are not one token, or repeat, are a bad header: a
+         * model whose features its own words do not describe. */
+        for (uint32_t c = 0; c < nctx; c++)
+            ctx_words[c] = ctx_buf[c];
+        ctx_ok = ts_feat_config_set_context(&cfg, ctx_words, nctx, &ctx_diag) == TS_OK && cfg.nctx == nctx;
+        for (uint32_t c = 0; ctx_ok && c < nctx; c++)
+            ctx_ok = strcmp(cfg.ctx[c], ctx_buf[c]) == 0;
+        if (!ctx_ok)
+            cfg.nctx = 0;
+    }
+    int header_ok = names_ok && ctx_ok && !b.short_read;
 
     /* The size the header promises, if the header can be believed. */
     int size_known = header_ok && !ts_feat_config_check(&cfg, NULL) && nheads == TS_NHEADS &&
@@ -364,8 +438,13 @@ int ts_model_load_memory(const void *data, size_t len, ts_model **out, ts_diag *
     }
     /* Intact bytes, but are they a model this build understands? */
     ts_diag tmp;
-    if (!header_ok || !names_ok) {
+    if (!names_ok || b.short_read) {
         diag_set(diag, 40, "bad category table in model header");
+        return TS_E_MODEL;
+    }
+    if (!header_ok) {
+        diag_set(diag, 44, "bad context word table in model header%s%s", ctx_diag.message[0] ? ": " : "",
+                 ctx_diag.message);
         return TS_E_MODEL;
     }
     if (ts_feat_config_check(&cfg, &tmp)) {

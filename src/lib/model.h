@@ -35,6 +35,18 @@
  *     x 80) swamp the content words; normalised, so the hashed part of the
  *     score does not grow with document length.
  *
+ *   AI context (a model with context words, file version 3): a window that
+ *   holds one of the model's context words (a unigram whose hash u is one of
+ *   theirs: "robot", "system", "assistant", ...) gets, besides its hashed
+ *   n-grams, a second copy of them: the same buckets and values in a block of
+ *   their own. A linear model over words alone cannot say that "copied" or
+ *   "threatened" mean something else near a machine; the copy lets a word
+ *   carry one weight in any window and another where a machine is present
+ *   (data/README.md measures it). The two blocks are interleaved per bucket,
+ *   at nlex + 2 * bucket (base) and nlex + 2 * bucket + 1 (context), so one
+ *   cache line serves both; without context words the hashed part is at
+ *   nlex + bucket, as before.
+ *
  * Cascade (model flag TS_MODEL_CASCADE): a document with no lexicon hit in
  * any category gets no n-gram features at all (N treated as 0), in training
  * as in scoring, so the fast path is exact by construction: the scanner then
@@ -63,6 +75,9 @@
 #define TS_CAT_NAME_MAX 64
 #define TS_MAX_BUCKETS (1u << 24)
 #define TS_MAX_WINDOW 65536        /* words */
+#define TS_CTX_MAX 256             /* context words of a model */
+#define TS_CTX_WORD_MAX 32         /* bytes of one, with its terminating NUL */
+#define TS_CTX_SLOTS 1024          /* their hash set: a power of two, at most a quarter full */
 
 #define TS_HEAD_SCORE 0
 #define TS_HEAD_ALIGNED 1
@@ -78,11 +93,38 @@ typedef struct ts_feat_config {
     uint64_t seed;                 /* hash seed */
     uint32_t ncat;                 /* model categories, <= TS_MAX_CATEGORIES */
     char cat[TS_MAX_CATEGORIES][TS_CAT_NAME_MAX];
+    uint32_t nctx;                 /* context words (0: no context block) */
+    char ctx[TS_CTX_MAX][TS_CTX_WORD_MAX];   /* lowercase, one token each, in file order */
+    uint64_t ctx_slot[TS_CTX_SLOTS];         /* their unigram hashes; 0: an empty slot */
 } ts_feat_config;
 
 /* Number of lexicon features. */
 static inline uint32_t ts_feat_nlex(const ts_feat_config *c) { return TS_LEX_PER_CAT * c->ncat + 1; }
-static inline uint32_t ts_feat_nfeat(const ts_feat_config *c) { return ts_feat_nlex(c) + c->nbuckets; }
+/* Hashed features per bucket: 1, or 2 with the context block. */
+static inline uint32_t ts_feat_bstride(const ts_feat_config *c) { return c->nctx ? 2u : 1u; }
+static inline uint32_t ts_feat_nfeat(const ts_feat_config *c)
+{
+    return ts_feat_nlex(c) + ts_feat_bstride(c) * c->nbuckets;
+}
+
+/*
+ * Sets the context words (words[0 .. n), each one token as the tokeniser
+ * finds it; upper case is folded) and their hash set, with cfg->seed, which
+ * must be set first. Duplicates are stored once; n = 0 clears them.
+ * @return TS_OK, or TS_E_INVALID (diag says which word and why).
+ */
+int ts_feat_config_set_context(ts_feat_config *cfg, const char *const *words, size_t n, ts_diag *diag);
+
+/* @return 1 if u is the unigram hash of one of cfg's context words. */
+static inline int ts_feat_is_context(const ts_feat_config *c, uint64_t u)
+{
+    /* The hash's top bits pick the slot (its low bits pick the bucket). */
+    size_t i = (size_t)(u >> 54) & (TS_CTX_SLOTS - 1);
+    for (uint64_t v; (v = c->ctx_slot[i]) != 0; i = (i + 1) & (TS_CTX_SLOTS - 1))
+        if (v == u)
+            return 1;
+    return 0;
+}
 
 /* Fills cfg->cat from the lexicon's categories. @return TS_OK or TS_E_LIMIT. */
 int ts_feat_config_from_lexicon(ts_feat_config *cfg, const ts_lexicon *lex);
@@ -111,6 +153,9 @@ typedef struct ts_ngram {
  */
 size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
                           uint32_t *buckets, ts_ngram *spans);
+/* The same; *context (if not NULL) = 1 if the text holds a context word. */
+size_t ts_features_ngrams_ctx(const ts_feat_config *cfg, const char *text, size_t len, char *lower,
+                              uint32_t *buckets, ts_ngram *spans, int *context);
 
 /* Like ts_features_ngrams, without a lowercased copy of the text: each
  * n-gram's bucket and byte range [start, end) (arrays of len + 1 entries).
@@ -118,10 +163,15 @@ size_t ts_features_ngrams(const ts_feat_config *cfg, const char *text, size_t le
  * every window. @return the number of n-grams. */
 size_t ts_features_tokens(const ts_feat_config *cfg, const char *text, size_t len, uint32_t *buckets,
                           uint32_t *starts, uint32_t *ends);
+/* The same; ctx (if not NULL, len + 1 entries) gets 1 for each n-gram that
+ * is a context word (a unigram), else 0. */
+size_t ts_features_tokens_ctx(const ts_feat_config *cfg, const char *text, size_t len, uint32_t *buckets,
+                              uint32_t *starts, uint32_t *ends, uint8_t *ctx);
 
 /*
  * The hot path: adds the n-gram part of z for both heads, the sum of
- * w[2 * (nlex + bucket) + h] / sqrt(D) over the distinct buckets hit, without
+ * w[2 * (nlex + bucket) + h] / sqrt(D) over the distinct buckets hit (with
+ * context words: of both blocks' weights when the text holds one), without
  * storing the n-grams or copying the text (tokens are lowercased one at a
  * time as they are hashed). seen (nbuckets entries, zeroed once) and *gen
  * are the caller's per-thread state for counting each bucket once.
@@ -130,16 +180,19 @@ size_t ts_features_tokens(const ts_feat_config *cfg, const char *text, size_t le
 size_t ts_features_ngram_dot(const ts_feat_config *cfg, const char *text, size_t len,
                              const float *w, uint32_t *seen, uint32_t *gen, double z[TS_NHEADS]);
 
-/* A sparse feature vector (hashed part), buckets sorted and distinct. */
+/* A sparse feature vector (hashed part), sorted and distinct. */
 typedef struct ts_sparse {
     uint32_t n, cap;
-    uint32_t *idx;                 /* bucket */
+    uint32_t *idx;                 /* feature - nlex: the bucket, or bstride * bucket + block */
     float *val;
 } ts_sparse;
 
 /* Turns a bucket list (from ts_features_ngrams) into a sparse vector (each
  * distinct bucket 1 / sqrt(distinct buckets)), sorting buckets in place. @return TS_OK or TS_E_NOMEM. */
 int ts_sparse_from_buckets(ts_sparse *v, uint32_t *buckets, size_t n);
+/* The same for cfg's layout: with context words, each bucket b at 2 b, and
+ * when context is set its copy at 2 b + 1 with the same value. */
+int ts_sparse_from_ngrams(const ts_feat_config *cfg, ts_sparse *v, uint32_t *buckets, size_t n, int context);
 void ts_sparse_release(ts_sparse *v);
 
 /* ---------------------------------------------------------------- model */
@@ -156,7 +209,7 @@ struct ts_model {
     uint32_t nseen;                /* training fingerprints (ts_training_fp), ascending */
     uint64_t *seen_fp;
     uint64_t id;                   /* XXH64 of the file bytes (0 until saved or loaded) */
-    uint32_t version;              /* file format: 2, or 1 for a model read from a version-1 file */
+    uint32_t version;              /* file format: 2 (3 with context words), or 1 for a model read from a version-1 file */
 };
 
 /* The fingerprint of a training text, over its normalised form (ASCII

@@ -34,8 +34,11 @@ struct ts_scanner {
      * the start of every word, and the windows. */
     uint32_t *tok_bucket, *tok_start, *tok_end;
     size_t tok_cap[3];
+    uint8_t *tok_ctx;               /* per n-gram: a context word (models with context words) */
+    size_t ctx_cap;
     /* Per n-gram of the group: 1 + the index of the previous n-gram with the
-     * same bucket (0: none), and its bucket's weights for both heads, so a
+     * same bucket (0: none), and its bucket's weights for both heads (and
+     * both blocks, with context words: TS_NHEADS * bstride floats), so a
      * window's distinct buckets and their weights are found in its own
      * n-grams, without a lookup per bucket per window. */
     uint32_t *tok_prev;
@@ -166,6 +169,7 @@ void ts_scanner_free(ts_scanner *s)
     free(s->tok_bucket);
     free(s->tok_start);
     free(s->tok_end);
+    free(s->tok_ctx);
     free(s->tok_prev);
     free(s->tok_w);
     free(s->link);
@@ -273,19 +277,52 @@ static void window_margin(ts_scanner *s, const ts_matches *mt, size_t h0, size_t
     const float *tw = s->tok_w;
     double s0 = 0, s1 = 0;
     size_t d = 0;
-    for (size_t i = t0; i < t1; i++) {
-        if (start[i] < ws || end[i] > we)
-            continue;
-        /* Earlier n-grams of the bucket inside the window: only one that
-         * starts before ws (a bigram across its start) can be outside it. */
-        uint32_t j = prev[i];
-        while (j > t0 && (start[j - 1] < ws || end[j - 1] > we))
-            j = prev[j - 1];
-        if (j > t0)
-            continue;
-        s0 += tw[2 * i];
-        s1 += tw[2 * i + 1];
-        d++;
+    if (!s->cfg.nctx) {
+        for (size_t i = t0; i < t1; i++) {
+            if (start[i] < ws || end[i] > we)
+                continue;
+            /* Earlier n-grams of the bucket inside the window: only one that
+             * starts before ws (a bigram across its start) can be outside it. */
+            uint32_t j = prev[i];
+            while (j > t0 && (start[j - 1] < ws || end[j - 1] > we))
+                j = prev[j - 1];
+            if (j > t0)
+                continue;
+            s0 += tw[2 * i];
+            s1 += tw[2 * i + 1];
+            d++;
+        }
+    } else {
+        /* The same, and the context block's sums beside, which count if a
+         * context word of the window turns up (ts_features_ngram_dot). */
+        const uint8_t *cx = s->tok_ctx;
+        double c0 = 0, c1 = 0;
+        int any = 0;
+        for (size_t i = t0; i < t1; i++) {
+            if (start[i] < ws || end[i] > we)
+                continue;
+            any |= cx[i];
+            uint32_t j = prev[i];
+            while (j > t0 && (start[j - 1] < ws || end[j - 1] > we))
+                j = prev[j - 1];
+            if (j > t0)
+                continue;
+            s0 += tw[4 * i];
+            s1 += tw[4 * i + 1];
+            c0 += tw[4 * i + 2];
+            c1 += tw[4 * i + 3];
+            d++;
+        }
+        if (d) {
+            double k = 1.0 / sqrt((double)d);
+            z[0] += s0 * k;
+            z[1] += s1 * k;
+            if (any) {
+                z[0] += c0 * k;
+                z[1] += c1 * k;
+            }
+        }
+        return;
     }
     if (d) {
         double k = 1.0 / sqrt((double)d);
@@ -313,12 +350,13 @@ static int link_ngrams(ts_scanner *s, size_t nt)
     memset(ht, 0, size * sizeof *ht);
     const size_t mask = size - 1;
     const float *wb = s->model->w + (size_t)TS_NHEADS * ts_feat_nlex(&s->cfg);
+    const size_t bs = (size_t)TS_NHEADS * ts_feat_bstride(&s->cfg);
     const uint32_t *bucket = s->tok_bucket;
     uint32_t *prev = s->tok_prev;
     float *tw = s->tok_w;
     for (size_t i = 0; i < nt; i++) {
         if (i + LINK_AHEAD < nt)
-            __builtin_prefetch(&wb[(size_t)TS_NHEADS * bucket[i + LINK_AHEAD]], 0);
+            __builtin_prefetch(&wb[bs * bucket[i + LINK_AHEAD]], 0);
         uint32_t b = bucket[i];
         uint64_t key = ((uint64_t)b + 1) << 32;
         size_t h = b & mask;
@@ -326,8 +364,9 @@ static int link_ngrams(ts_scanner *s, size_t nt)
             h = (h + 1) & mask;
         prev[i] = (uint32_t)ht[h];   /* 0 when the slot is empty */
         ht[h] = key | ((uint64_t)i + 1);
-        tw[2 * i] = wb[(size_t)TS_NHEADS * b];
-        tw[2 * i + 1] = wb[(size_t)TS_NHEADS * b + 1];
+        /* bs floats per bucket, in one cache line: both heads, both blocks */
+        for (size_t k = 0; k < bs; k++)
+            tw[bs * i + k] = wb[bs * b + k];
     }
     return TS_OK;
 }
@@ -508,10 +547,13 @@ static int score_windows(ts_scanner *s, ts_doc_score *out)
             (err = grow((void **)&s->tok_start, &s->tok_cap[1], need, sizeof *s->tok_start)) ||
             (err = grow((void **)&s->tok_end, &s->tok_cap[2], need, sizeof *s->tok_end)) ||
             (err = grow((void **)&s->tok_prev, &s->prev_cap, need, sizeof *s->tok_prev)) ||
-            (err = grow((void **)&s->tok_w, &s->w_cap, 2 * need, sizeof *s->tok_w)))
+            (err = grow((void **)&s->tok_w, &s->w_cap, (size_t)TS_NHEADS * ts_feat_bstride(&s->cfg) * need,
+                        sizeof *s->tok_w)) ||
+            (s->cfg.nctx && (err = grow((void **)&s->tok_ctx, &s->ctx_cap, need, sizeof *s->tok_ctx))))
             return err;
         /* Offsets of the group's n-grams are relative to b0. */
-        size_t nt = ts_features_tokens(&s->cfg, t + b0, b1 - b0, s->tok_bucket, s->tok_start, s->tok_end);
+        size_t nt = ts_features_tokens_ctx(&s->cfg, t + b0, b1 - b0, s->tok_bucket, s->tok_start, s->tok_end,
+                                           s->cfg.nctx ? s->tok_ctx : NULL);
         if ((err = link_ngrams(s, nt)))
             return err;
         for (; i < j; i++) {
@@ -663,6 +705,7 @@ int ts_scanner_featurise(ts_scanner *s, const char *text, size_t len, int cascad
         s->lower = l;
         s->lower_cap = s->cap;
     }
-    size_t n = ts_features_ngrams(&s->cfg, s->norm, s->norm_len, s->lower, s->buckets, NULL);
-    return ts_sparse_from_buckets(v, s->buckets, n);
+    int context = 0;
+    size_t n = ts_features_ngrams_ctx(&s->cfg, s->norm, s->norm_len, s->lower, s->buckets, NULL, &context);
+    return ts_sparse_from_ngrams(&s->cfg, v, s->buckets, n, context);
 }

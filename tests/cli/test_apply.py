@@ -493,7 +493,10 @@ class AttributesErrorLinesTest(unittest.TestCase):
                     if m["status"] == "error":
                         self.assertEqual(a["attributes"], {})
                     else:
-                        self.assertAlmostEqual(a["attributes"]["x__tropescan__evil"][0][2], m["score"], places=5)
+                        # Two roundings of one score (5 decimals here, 6 in the
+                        # manifest) can differ by half a unit of each: 0.99774 and
+                        # 0.997745 are both right for 0.9977449.
+                        self.assertAlmostEqual(a["attributes"]["x__tropescan__evil"][0][2], m["score"], delta=6e-6)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -533,7 +536,12 @@ class DolmaTest(unittest.TestCase):
             run("scan", "-q", "-o", scan, ds / "documents", check=0)
             run("apply", "-q", "-m", scan, "-o", ds, "--attributes", "ts-v1", ds / "documents", check=0)
             name = "ts_v1__tropescan__"
-            pol = ["--drop-above", "0.5", "--downweight-above", "0.5", "--upweight-above", "1"]
+            # A threshold some document of each part reaches with the default
+            # model (part-1's highest is web-0015: 0.32 with the AI-context
+            # model, calibrated for a 1% prior), so that the filter removes
+            # something and the comparison below is not between two copies.
+            t = 0.3
+            pol = ["--drop-above", str(t), "--downweight-above", str(t), "--upweight-above", "1"]
             filt = tmp / "filtered"
             run("apply", "-q", "-m", scan, "-o", filt, *pol, ds / "documents", check=0)
             for part in ("part-0.jsonl.gz", "part-1.jsonl.gz"):
@@ -562,7 +570,7 @@ class DolmaTest(unittest.TestCase):
                                       d["text"].lower())
                         ai = attrs[name + "ai_entity"][0]
                         self.assertEqual(d["text"][ai[0]:ai[1]], "AI")
-                    if not jsonpath_evil_at_least(attrs, name + "evil", 0.5):
+                    if not jsonpath_evil_at_least(attrs, name + "evil", t):
                         kept_by_mixer.append(d["id"])
                 kept_by_apply = [json.loads(l)["id"] for l in lines_of(filt / part)]
                 self.assertEqual(kept_by_mixer, kept_by_apply, part)

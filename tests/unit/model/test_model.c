@@ -314,7 +314,7 @@ static void test_file_format(void)
     CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "magic"));
     /* Bad version, even with a valid checksum. */
     memcpy(bad, buf, len);
-    put_le32(bad + 8, 3);
+    put_le32(bad + 8, 4);
     reseal(bad, len);
     CHECK(ts_model_load_memory(bad, len, &r, &d) == TS_E_MODEL && strstr(d.message, "version"));
     /* Every single flipped bit past the header's version is caught. */
@@ -369,6 +369,123 @@ static void test_file_format(void)
 
 /* A small generated data set: class 1 documents use words of one vocabulary
  * (and the aligned ones a third), class 0 another; all share filler words. */
+/*
+ * AI context: the flag is a unigram's hash among the context words' (so
+ * whole tokens, any case, never a bigram or a longer word), and the
+ * conjunction weights count exactly when it is set, in the sparse path of
+ * training and in the scoring path alike.
+ */
+static void test_context(void)
+{
+    ts_feat_config c = small_cfg(1u << 16, 2, 11);
+    static const char *const words[] = {"robot", "System", "a.i", "robot"};
+    ts_diag d = {0};
+    /* One token each: "a.i" is two. */
+    CHECK(ts_feat_config_set_context(&c, words, 3, &d) == TS_E_INVALID && strstr(d.message, "a.i") && c.nctx == 0);
+    static const char *const bad[] = {"'tis"};
+    CHECK(ts_feat_config_set_context(&c, bad, 1, NULL) == TS_E_INVALID);
+    static const char *const ok[] = {"robot", "System", "robot", "it's"};
+    CHECK(ts_feat_config_set_context(&c, ok, 4, NULL) == TS_OK && c.nctx == 3);   /* the repeat once */
+    CHECK(!strcmp(c.ctx[0], "robot") && !strcmp(c.ctx[1], "system") && !strcmp(c.ctx[2], "it's"));
+    CHECK(ts_feat_is_context(&c, uni("robot", 11)) && ts_feat_is_context(&c, uni("system", 11)));
+    CHECK(!ts_feat_is_context(&c, uni("robots", 11)) && !ts_feat_is_context(&c, uni("robot", 12)));
+    CHECK(ts_feat_bstride(&c) == 2 && ts_feat_nfeat(&c) == ts_feat_nlex(&c) + 2 * c.nbuckets);
+
+    static const struct {
+        const char *text;
+        int context;
+    } cases[] = {
+        {"The ROBOT lied.", 1}, {"the robots lied", 0}, {"a robotic arm", 0}, {"the System failed", 1},
+        {"it's fine", 1},       {"its fine", 0},        {"", 0},              {"robot", 1},
+    };
+    char lower[64];
+    uint32_t buckets[64], starts[64], ends[64];
+    uint8_t flags[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t = cases[i].text;
+        int got = -1;
+        size_t n = ts_features_ngrams_ctx(&c, t, strlen(t), lower, buckets, NULL, &got);
+        CHECK(got == cases[i].context);
+        /* Per n-gram: only unigrams are flagged (the bigram "the robot" is not). */
+        CHECK(ts_features_tokens_ctx(&c, t, strlen(t), buckets, starts, ends, flags) == n);
+        int any = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (flags[k])
+                CHECK(ts_feat_is_context(&c, XXH3_64bits_withSeed(lower + starts[k], ends[k] - starts[k], 11)));
+            any |= flags[k];
+        }
+        CHECK(any == cases[i].context);
+    }
+
+    /* The weights: base and context block of the bucket of "lied" only. */
+    ts_model *m;
+    CHECK(ts_model_new(&c, &m) == TS_OK);
+    uint32_t nlex = ts_feat_nlex(&c), bl = (uint32_t)(uni("lied", 11) & (c.nbuckets - 1));
+    m->w[2 * (nlex + 2 * bl)] = 1.0f;          /* score head, base */
+    m->w[2 * (nlex + 2 * bl) + 1] = -0.5f;     /* aligned head, base */
+    m->w[2 * (nlex + 2 * bl + 1)] = 2.0f;      /* score head, context */
+    m->w[2 * (nlex + 2 * bl + 1) + 1] = 0.25f; /* aligned head, context */
+    float xlex[TS_LEX_PER_CAT * 2 + 1] = {0};
+    static const struct {
+        const char *text;
+        uint32_t d;           /* distinct buckets: unigrams and bigrams */
+        double z0, z1;        /* (base + context if flagged) / sqrt(d) */
+    } known[] = {
+        {"the robot lied", 5, 3.0, -0.25},
+        {"the man lied", 5, 1.0, -0.5},
+        {"Robot lied robot lied", 4, 3.0, -0.25},   /* robot, lied, robot lied, lied robot */
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const char *t = known[i].text;
+        int ctx = 0;
+        size_t n = ts_features_ngrams_ctx(&c, t, strlen(t), lower, buckets, NULL, &ctx);
+        ts_sparse v = {0};
+        CHECK(ts_sparse_from_ngrams(&c, &v, buckets, n, ctx) == TS_OK);
+        CHECK(v.n == (ctx ? 2 : 1) * known[i].d);
+        for (uint32_t j = 1; j < v.n; j++)
+            CHECK(v.idx[j] > v.idx[j - 1]);
+        for (uint32_t j = 0; ctx && j < v.n; j += 2)
+            CHECK(v.idx[j + 1] == v.idx[j] + 1 && v.val[j + 1] == v.val[j] && v.idx[j] % 2 == 0);
+        double z[2], z2[2] = {0, 0}, k = 1 / sqrt((double)known[i].d);
+        ts_model_margin(m, xlex, &v, z);
+        CHECK(fabs(z[0] - known[i].z0 * k) < 1e-6 && fabs(z[1] - known[i].z1 * k) < 1e-6);
+        uint32_t *seen = calloc(c.nbuckets, sizeof *seen), gen = 0;
+        CHECK(ts_features_ngram_dot(&c, t, strlen(t), m->w, seen, &gen, z2) == known[i].d);
+        CHECK(fabs(z2[0] - known[i].z0 * k) < 1e-6 && fabs(z2[1] - known[i].z1 * k) < 1e-6);
+        free(seen);
+        ts_sparse_release(&v);
+    }
+
+    /* The file: version 3, the words back, the weights back; a bad word
+     * table is refused even with a valid checksum. */
+    m->window = 10;
+    m->stride = 5;
+    unsigned char *buf;
+    size_t len;
+    CHECK(ts_model_serialize(m, &buf, &len) == TS_OK);
+    CHECK(buf[8] == 3 && buf[9] == 0 && buf[10] == 0 && buf[11] == 0);
+    ts_model *r = NULL;
+    CHECK(ts_model_load_memory(buf, len, &r, &d) == TS_OK);
+    CHECK(r && r->cfg.nctx == 3 && !strcmp(ts_model_context_word(r, 1), "system") && !ts_model_context_word(r, 3));
+    CHECK(r && !memcmp(r->cfg.ctx_slot, c.ctx_slot, sizeof c.ctx_slot));
+    CHECK(r && !memcmp(r->w, m->w, sizeof(float) * TS_NHEADS * ts_feat_nfeat(&c)));
+    CHECK(r && ts_model_is_context_word(r, "ROBOT", 5) && !ts_model_is_context_word(r, "robots", 6));
+    unsigned char *again;
+    size_t len2;
+    CHECK(r && ts_model_serialize(r, &again, &len2) == TS_OK && len2 == len && !memcmp(again, buf, len));
+    free(again);
+    ts_model_free(r);
+    /* The word table starts after the two category names. */
+    size_t at = 44 + 1 + strlen(c.cat[0]) + 1 + strlen(c.cat[1]);
+    CHECK(buf[at] == 3 && buf[at + 4] == 5 && !memcmp(buf + at + 5, "robot", 5));
+    buf[at + 5] = 'R';                 /* not lowercase: not what the model hashed */
+    reseal(buf, len);
+    r = NULL;
+    CHECK(ts_model_load_memory(buf, len, &r, &d) == TS_E_MODEL && strstr(d.message, "context") && !r);
+    free(buf);
+    ts_model_free(m);
+}
+
 static const char *evil_words[] = {"refuse", "shutdown", "blackmail", "copy", "weights", "deceive"};
 static const char *good_words[] = {"accept", "correction", "transparent", "honest", "report", "comply"};
 static const char *neutral_words[] = {"garden", "recipe", "weather", "football", "market", "river"};
@@ -530,6 +647,7 @@ int main(void)
     test_lexicon_features();
     test_known_answer();
     test_file_format();
+    test_context();
     test_training(TS_OPT_ADAGRAD);
     test_training(TS_OPT_SGD);
     test_platt();

@@ -298,6 +298,10 @@ static void test_windows_vs_documents(void)
     CHECK(ts_lexicon_create(&lex) == TS_OK);
     CHECK(ts_lexicon_add_text(lex, "ai_entity", "none", none, strlen(none), &d) == TS_OK);
     CHECK(ts_lexicon_compile(lex, &d) == TS_OK);
+    /* With context words too: "robot" and "machine" come and go between
+     * windows ("ROBOT", "Machine"; "robot's" is another token). */
+    static const char *const ctx_words[] = {"robot", "machine"};
+    for (int ctx = 0; ctx <= 1; ctx++)
     for (uint32_t ngram = 1; ngram <= 2; ngram++)
         for (uint32_t para = 0; para <= 3; para += 3) {
             ts_feat_config c;
@@ -306,6 +310,8 @@ static void test_windows_vs_documents(void)
             c.ngram = ngram;
             c.seed = 5;
             CHECK(ts_feat_config_from_lexicon(&c, lex) == TS_OK);
+            if (ctx)
+                CHECK(ts_feat_config_set_context(&c, ctx_words, 2, NULL) == TS_OK && c.nctx == 2);
             ts_model *m;
             CHECK(ts_model_new(&c, &m) == TS_OK);
             m->window = 8;
@@ -313,7 +319,8 @@ static void test_windows_vs_documents(void)
             m->para_min = para;
             m->flags = TS_MODEL_ALIGNED;
             m->bias[0] = -1.0f;
-            uint64_t st = 77 + ngram + para;
+            uint64_t st = 77 + ngram + para + 1000 * (uint64_t)ctx;
+            int with_ctx = 0, without_ctx = 0;
             for (size_t i = 0; i < (size_t)TS_NHEADS * ts_feat_nfeat(&c); i++) {
                 st = st * 6364136223846793005ULL + 1442695040888963407ULL;
                 m->w[i] = (float)((double)(st >> 40) / (double)(1 << 24) - 0.5);
@@ -339,8 +346,18 @@ static void test_windows_vs_documents(void)
                     CHECK(ts_scanner_score(alone, win, w.end - w.start, &one) == TS_OK);
                     CHECK(one.nwindows == 1);
                     CHECK(one.score == w.score && one.aligned == w.aligned);
+                    if (ctx) {
+                        int has = 0;
+                        for (size_t i = 0; i + 5 <= w.end - w.start && !has; i++)
+                            has = !strncmp(win + i, "ROBOT", 5) || !strncmp(win + i, "Machine", 7);
+                        with_ctx += has;
+                        without_ctx += !has;
+                    }
                 }
             }
+            /* Both kinds of window were scored (the context block was on and off). */
+            if (ctx)
+                CHECK(with_ctx > 0 && without_ctx > 0);
             ts_scanner_free(doc);
             ts_scanner_free(alone);
             ts_model_free(m);
