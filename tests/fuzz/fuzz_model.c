@@ -7,7 +7,8 @@
  *     format has one encoding per model), and its id is the input's XXH64;
  *   - inference over a fixed text with the loaded model gives finite
  *     probabilities in [0, 1], and the direct and sparse paths agree.
- * Seeds (tests/fuzz/seeds/model/) hold small valid models and broken ones.
+ * Seeds (tests/fuzz/seeds/model/) hold small valid models (valid_v3_context: a
+ * version-3 model with context words, whose text above holds one) and broken ones.
  */
 #include <math.h>
 #include <stdint.h>
@@ -57,9 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(xlex, 0, sizeof xlex);
     xlex[0] = 1.0f;
     xlex[ts_feat_nlex(&m->cfg) - 1] = 0.5f;
-    size_t k = ts_features_ngrams(&m->cfg, text, n, lower, buckets, NULL);
+    int context = 0;
+    size_t k = ts_features_ngrams_ctx(&m->cfg, text, n, lower, buckets, NULL, &context);
     ts_sparse v = {0};
-    if (ts_sparse_from_buckets(&v, buckets, k) == TS_OK) {
+    if (ts_sparse_from_ngrams(&m->cfg, &v, buckets, k, context) == TS_OK) {
         double z1[TS_NHEADS], z2[TS_NHEADS];
         ts_model_margin(m, xlex, &v, z1);
         ts_model_margin(m, xlex, NULL, z2);
